@@ -1,0 +1,42 @@
+# The two commands of the README: `make serve` and `make test`. Everything else is their setup.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8001
+
+.PHONY: serve test build install browser crawl bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+build: install
+	$(BIN)/python build_db.py
+
+serve: build
+	@echo "Serving the directory at http://127.0.0.1:$(PORT)/ (database: ketamine). Ctrl-C stops it."
+	$(BIN)/datasette serve -i data/ketamine.db --metadata metadata.yml \
+		--plugins-dir plugins --template-dir templates --static static:static \
+		--setting sql_time_limit_ms 3000 --setting facet_time_limit_ms 1000 \
+		--host 127.0.0.1 --port $(PORT)
+
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: install browser
+	$(BIN)/python -m pytest
+
+# Refresh a feed from the live source (needs the internet): make crawl SPIDER=nppes
+crawl: install
+	$(BIN)/scrapy crawl $(SPIDER)
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) data/ketamine.db

@@ -1,0 +1,133 @@
+"""Normalisers shared by the crawl pipelines and the build.
+
+Each takes raw text and returns the canonical form, ``None`` for an empty value, or raises
+``ValueError`` with a reason a person can act on. Callers decide whether a bad value drops the
+field or the whole record, and count it.
+"""
+
+import html
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+import phonenumbers
+import us
+import usaddress
+import zipcodes
+
+_SPACE = re.compile(r"\s+")
+
+JURISDICTIONS = {s.abbr: s for s in [*us.states.STATES, us.states.DC]}
+
+
+def clean_text(value):
+    """Collapse whitespace and HTML entities; '' and None become None."""
+    if value is None:
+        return None
+    text = _SPACE.sub(" ", html.unescape(str(value))).strip()
+    return text or None
+
+
+def state_code(value):
+    """'Texas', 'tx', 'TX.' -> 'TX'; only the 50 states and DC are accepted."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    state = us.states.lookup(text.rstrip("."))
+    if state is None or state.abbr not in JURISDICTIONS:
+        raise ValueError(f"not a US state or DC: {text!r}")
+    return state.abbr
+
+
+def phone(value):
+    """Any US phone notation -> '(512) 555-0100'."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    try:
+        number = phonenumbers.parse(text, "US")
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"not a phone number: {text!r}") from None
+    if number.country_code != 1 or not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid US phone number: {text!r}")
+    digits = str(number.national_number)
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+
+
+def website(value):
+    """Home-page URL with an http(s) scheme; 'example.com' gains https://, other schemes are refused."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    if "://" not in text and ":" not in text.split("/")[0]:
+        text = "https://" + text.lstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"only http and https links are allowed: {text!r}")
+    if not parts.hostname or "." not in parts.hostname:
+        raise ValueError(f"no host name in URL: {text!r}")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def postal_code(value):
+    """'78701-1234' -> '78701'; a ZIP code that does not exist is refused."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    match = re.fullmatch(r"(\d{5})(?:-?\d{4})?", text)
+    if not match:
+        raise ValueError(f"not a 5-digit ZIP code: {text!r}")
+    code = match.group(1)
+    if not zipcodes.matching(code):
+        raise ValueError(f"ZIP code does not exist: {code}")
+    return code
+
+
+def npi(value):
+    """A 10-digit National Provider Identifier with a valid Luhn check digit (prefix 80840)."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    if not re.fullmatch(r"\d{10}", text):
+        raise ValueError(f"an NPI has 10 digits: {text!r}")
+    digits = [int(d) for d in "80840" + text]
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2 == 1:
+            digit *= 2
+            digit = digit - 9 if digit > 9 else digit
+        total += digit
+    if total % 10:
+        raise ValueError(f"NPI check digit is wrong: {text}")
+    return text
+
+
+_STREET_PARTS = (
+    "AddressNumber", "StreetNamePreDirectional", "StreetName", "StreetNamePostType",
+    "StreetNamePostDirectional", "OccupancyIdentifier",
+)
+_ABBREVIATIONS = {
+    "street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "drive": "dr",
+    "lane": "ln", "parkway": "pkwy", "highway": "hwy", "court": "ct", "place": "pl",
+    "suite": "ste", "north": "n", "south": "s", "east": "e", "west": "w", "circle": "cir",
+    "terrace": "ter", "trail": "trl", "square": "sq", "freeway": "fwy", "expressway": "expy",
+}
+
+
+def address_key(street, zip5):
+    """A comparison key for one physical address: '1200 Main Street, Suite 4' and
+    '1200 main st ste 4' give the same key. None when either part is missing."""
+    if not street or not zip5:
+        return None
+    try:
+        tagged, _ = usaddress.tag(street)
+        words = " ".join(tagged[part] for part in _STREET_PARTS if part in tagged)
+    except usaddress.RepeatedLabelError:
+        words = street
+    tokens = re.findall(r"[a-z0-9]+", words.lower())
+    return " ".join(_ABBREVIATIONS.get(t, t) for t in tokens) + "|" + zip5
+
+
+def slug(*parts):
+    """'Ketamine Clinic of Austin', 'Austin' -> 'ketamine-clinic-of-austin-austin'."""
+    text = " ".join(p for p in parts if p)
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
