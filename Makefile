@@ -20,7 +20,7 @@ build: install
 serve: build
 	@echo "Serving the directory at http://127.0.0.1:$(PORT)/ (database: ketamine). Ctrl-C stops it."
 	$(BIN)/datasette serve -i data/ketamine.db --metadata metadata.yml \
-		--plugins-dir plugins --template-dir templates --static static:static \
+		--plugins-dir plugins --template-dir templates \
 		--setting sql_time_limit_ms 3000 --setting facet_time_limit_ms 1000 \
 		--host 127.0.0.1 --port $(PORT)
 

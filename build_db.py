@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Build data/ketamine.db from what is checked in: data/curated/ and data/feeds/.
+
+Idempotent and atomic: the database is built into a temporary file beside the old one, checked,
+and only then renamed over it; a failed or interrupted build leaves the previous database as it
+was. Works offline by default (ZIP/city centroids); `--geocoder nominatim` adds street positions.
+
+    python build_db.py [--db data/ketamine.db] [--geocoder nominatim]
+"""
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+import yaml
+from tqdm import tqdm
+
+from kad import CURATED, DATA, FEEDS, clinics, laws, normalise
+from kad.geocode import ClinicGeocoder, zip_table
+
+SEED = CURATED / "clinics_seed.jsonl"
+CLINIC_FEEDS = ("clinic_site", "nppes")
+SOURCE_KIND = {"curated": "web_page", "clinic_site": "clinic_website", "nppes": "registry_api"}
+
+CLINIC_COLUMNS = {
+    "id": str, "name": str, "operator": str, "street": str, "city": str, "state": str,
+    "postal_code": str, "phone": str, "website": str, "npi": str, "latitude": float,
+    "longitude": float, "geocode_precision": str, "treatments": str, "conditions": str,
+    "insurers": str, "ketamine_insurance": str, "spravato_insurance": str,
+    "accepts_medicare": int, "accepts_medicaid": int, "accepts_tricare": int,
+    "va_community_care": int, "financing": str, "price_initial_usd": float,
+    "price_subsequent_usd": float, "price_series_usd": float, "series_count": int,
+    "price_consultation_usd": float, "spravato_rems_certified": int, "clinician_types": str,
+    "unmapped_insurers": str, "notes": str, "reported_closed": int, "conflicts": str,
+    "source_ids": str, "sources": str, "retrieved_at": str, "first_seen": str, "last_seen": str,
+    "needs_review": int,
+}
+CLINIC_INDEXES = (["state"], ["ketamine_insurance"], ["spravato_insurance"], ["postal_code"],
+                  ["npi"], ["latitude", "longitude"], ["needs_review"], ["name"])
+
+
+class Build:
+    def __init__(self, db_path, geocoder=None, feeds_dir=FEEDS, seed=SEED, quiet=False):
+        self.db_path = Path(db_path)
+        self.feeds_dir = Path(feeds_dir)
+        self.seed = Path(seed)
+        self.geocoder_name = geocoder or "offline (ZIP and city centroids)"
+        self.geocoder = ClinicGeocoder(geocoder)
+        self.quiet = quiet
+        self.report = clinics.Report()
+        self.inputs = []
+        self.steps = 0
+        self.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def say(self, text):
+        if not self.quiet:
+            print(text, flush=True)
+
+    @contextmanager
+    def step(self, title):
+        self.steps += 1
+        started = time.perf_counter()
+        self.say(f"[{self.steps}] {title} ...")
+        yield
+        self.say(f"    done in {time.perf_counter() - started:.1f}s")
+
+    def run(self):
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=".ketamine-", suffix=".db.tmp", dir=self.db_path.parent)
+        os.close(handle)
+        temp_path = Path(temp_name)
+        try:
+            with tempfile.TemporaryDirectory() as staging_dir:
+                db = sqlite_utils.Database(temp_path)
+                db.conn.execute("PRAGMA journal_mode = OFF")
+                db.conn.execute("PRAGMA synchronous = OFF")
+                staging = sqlite_utils.Database(Path(staging_dir) / "staging.db")
+                self.build(db, staging)
+                staging.close()
+            with self.step("Checking the new database"):
+                self.check(db)
+            db.close()
+            os.replace(temp_path, self.db_path)
+        finally:
+            temp_path.unlink(missing_ok=True)
+        self.summary()
+
+    def build(self, db, staging):
+        with self.step("Loading vocabularies, states and ZIP codes"):
+            laws.load_reference(db)
+            db["zip_codes"].insert_all(zip_table(), pk="zip", batch_size=5000)
+        with self.step("Reading clinic records (curated seed and feeds)"):
+            self.stage_clinics(staging)
+        with self.step("Merging records of the same location"):
+            self.merged = self.group_records(staging)
+        with self.step(f"Geocoding ({self.geocoder_name}) and writing clinics"):
+            self.write_clinics(db, staging)
+        with self.step("Loading state laws, federal rules and insurer policies"):
+            laws.load_policy_data(db, self.report, self.record_source)
+            self.flush_sources(db)
+        with self.step("Indexes, full-text search and build info"):
+            self.finish(db)
+
+    # -- clinics -------------------------------------------------------------------------------
+
+    def clinic_inputs(self):
+        yield "curated", self.seed, clinics.seed_record
+        for name in CLINIC_FEEDS:
+            path = self.feeds_dir / f"{name}.jsonl"
+            if path.exists():
+                yield name, path, dict
+
+    def stage_clinics(self, staging):
+        staging["records"].create({"rid": int, "source_id": str, "fetched_by": str, "rank": int,
+                                   "npi": str, "phone_key": str, "address_key": str, "grp": int,
+                                   "record": str}, pk="rid")
+
+        def records():
+            for fetched_by, path, to_record in self.clinic_inputs():
+                read = loaded = 0
+                for number, raw in clinics.read_jsonl(path, self.report):
+                    read += 1
+                    record = clinics.clean_record(to_record(raw), f"{path.name}:{number}", self.report)
+                    if record is None:
+                        continue
+                    loaded += 1
+                    record["fetched_by"] = fetched_by
+                    record.setdefault("source_id", f"{fetched_by}:{normalise.slug(record['name'], record.get('city'))}")
+                    yield {"source_id": record["source_id"], "fetched_by": fetched_by,
+                           "rank": clinics.SOURCE_RANK.get(fetched_by, 9),
+                           **clinics.merge_keys(record), "record": json.dumps(record)}
+                self.inputs.append({"file": str(path.relative_to(path.parents[1])), "sha256": _sha256(path),
+                                    "records_read": read, "records_loaded": loaded})
+
+        staging["records"].insert_all(records(), batch_size=1000)
+        for column in ("source_id", "npi", "phone_key", "address_key"):
+            staging["records"].create_index([column])
+
+    @staticmethod
+    def group_records(staging):
+        """Connected components over the merge keys, computed in SQLite so memory stays flat:
+        every record takes the smallest group number among records sharing any key with it,
+        until nothing changes. Returns how many records were merged into another."""
+        conn = staging.conn
+        conn.execute("UPDATE records SET grp = rid")
+        neighbours = " , ".join(
+            f"coalesce((SELECT min(grp) FROM records other WHERE other.{key} = records.{key}), grp)"
+            for key in ("source_id", "npi", "phone_key", "address_key"))
+        while conn.execute(f"UPDATE records SET grp = min(grp, {neighbours}) "
+                           f"WHERE grp > min(grp, {neighbours})").rowcount:
+            pass
+        conn.execute("CREATE INDEX records_grp ON records(grp, rank)")
+        conn.commit()
+        total, groups = conn.execute("SELECT count(*), count(DISTINCT grp) FROM records").fetchone()
+        return total - groups
+
+    def write_clinics(self, db, staging):
+        db["clinics"].create(CLINIC_COLUMNS, pk="id")
+        db["clinic_insurers"].create({"clinic_id": str, "insurer_id": str, "evidence": str,
+                                      "source_url": str, "retrieved_at": str},
+                                     pk=("clinic_id", "insurer_id"),
+                                     foreign_keys=[("clinic_id", "clinics", "id"), ("insurer_id", "insurers", "id")])
+        self.precision = {}
+        links = []
+        rows = staging.conn.execute("SELECT grp, record FROM records ORDER BY grp, rank")
+        total = staging.conn.execute("SELECT count(DISTINCT grp) FROM records").fetchone()[0]
+
+        def clinic_rows():
+            for _, members in tqdm(itertools.groupby(rows, key=lambda r: r[0]), total=total,
+                                   unit="clinic", disable=self.quiet or None, leave=False):
+                records = [json.loads(record) for _, record in members]
+                for record in records:
+                    for url in record["sources"]:
+                        self.record_source(url, SOURCE_KIND.get(record["fetched_by"], "web_page"),
+                                           record["fetched_by"], record.get("retrieved_at"))
+                row, insurer_links = clinics.merge_group(records)
+                row["latitude"], row["longitude"], row["geocode_precision"] = self.geocoder.place(row)
+                key = row["geocode_precision"] or "not_placed"
+                self.precision[key] = self.precision.get(key, 0) + 1
+                links.extend(insurer_links)
+                if len(links) >= 1000:
+                    db["clinic_insurers"].insert_all(links)
+                    links.clear()
+                yield row
+
+        db["clinics"].insert_all(clinic_rows(), batch_size=500)
+        db["clinic_insurers"].insert_all(links)
+        for table, column in (("clinic_conditions", "conditions"), ("clinic_treatments", "treatments")):
+            target = column[:-1] + "_id"
+            db[table].create({"clinic_id": str, target: str}, pk=("clinic_id", target),
+                             foreign_keys=[("clinic_id", "clinics", "id"), (target, column, "id")])
+            db.execute(f"INSERT OR IGNORE INTO {table} SELECT clinics.id, each.value "
+                       f"FROM clinics, json_each(clinics.{column}) AS each")
+        self.carry_first_seen(db)
+        self.flush_sources(db)
+
+    def carry_first_seen(self, db):
+        """A clinic keeps the first_seen of the previous build (the old database is the memory)."""
+        if not self.db_path.exists():
+            return
+        db.execute("ATTACH DATABASE ? AS previous", [f"file:{self.db_path}?mode=ro"])
+        try:
+            db.execute("UPDATE clinics SET first_seen = min(first_seen, coalesce("
+                       "(SELECT p.first_seen FROM previous.clinics p WHERE p.id = clinics.id), first_seen))")
+        except sqlite3.OperationalError as error:  # an old database without the table or column
+            self.report.problem(str(self.db_path), f"first_seen not carried over: {error}")
+        db.conn.commit()
+        db.execute("DETACH DATABASE previous")
+
+    # -- sources -------------------------------------------------------------------------------
+
+    _pending_sources = None
+
+    def record_source(self, url, kind, fetched_by, retrieved_at):
+        if self._pending_sources is None:
+            self._pending_sources = {}
+        self._pending_sources.setdefault(url, {"url": url, "kind": kind, "fetched_by": fetched_by,
+                                               "retrieved_at": retrieved_at, "http_status": None,
+                                               "content_sha256": None})
+
+    def flush_sources(self, db):
+        if not db["sources"].exists():
+            db["sources"].create({"url": str, "kind": str, "fetched_by": str, "retrieved_at": str,
+                                  "http_status": int, "content_sha256": str}, pk="url")
+        db["sources"].insert_all((self._pending_sources or {}).values(), ignore=True)
+        self._pending_sources = {}
+
+    # -- finishing -----------------------------------------------------------------------------
+
+    def finish(self, db):
+        db.execute("UPDATE states SET clinic_count = (SELECT count(*) FROM clinics WHERE clinics.state = states.code)")
+        for columns in CLINIC_INDEXES:
+            db["clinics"].create_index(columns)
+        for table, column in (("clinic_insurers", "insurer_id"), ("clinic_conditions", "condition_id"),
+                              ("clinic_treatments", "treatment_id")):
+            db[table].create_index([column])
+        db["clinics"].enable_fts(["name", "operator", "city", "website"], tokenize="porter", create_triggers=False)
+        laws.index_policy_data(db)
+        counts = {name: db[name].count for name in db.table_names() if not name.startswith("clinics_fts")}
+        info = {
+            "built_at": self.built_at,
+            "geocoder": self.geocoder_name,
+            "inputs": self.inputs,
+            "row_counts": counts,
+            "geocode_precision": self.precision,
+            "records_merged": self.merged,
+            "records_dropped": self.report.dropped,
+            "problems": self.report.problems,
+        }
+        db["build_info"].insert_all(({"item": k, "value": v if isinstance(v, str) else json.dumps(v)}
+                                     for k, v in info.items()), pk="item")
+        self.counts = counts
+
+    def check(self, db):
+        failures = []
+        if db["clinics"].count == 0:
+            failures.append("no clinics were built")
+        for column in ("treatments", "conditions", "insurers", "financing", "clinician_types", "sources"):
+            bad = db.execute(f"SELECT count(*) FROM clinics WHERE json_type({column}) IS NOT 'array'").fetchone()[0]
+            if bad:
+                failures.append(f"{bad} clinics have a {column} value that is not a JSON array")
+        unsourced = db.execute("SELECT count(*) FROM clinics WHERE json_array_length(sources) = 0").fetchone()[0]
+        if unsourced:
+            failures.append(f"{unsourced} clinics have no source")
+        unknown_states = db.execute("SELECT count(*) FROM clinics WHERE state NOT IN (SELECT code FROM states)").fetchone()[0]
+        if unknown_states:
+            failures.append(f"{unknown_states} clinics have a state outside the states table")
+        failures.extend(laws.check_policy_data(db))
+        if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            failures.append("SQLite integrity check failed")
+        if failures:
+            raise BuildError("the new database failed its checks; the old one is kept:\n  " + "\n  ".join(failures))
+
+    def summary(self):
+        self.say(f"Built {self.db_path} at {self.built_at}")
+        self.say("  rows: " + ", ".join(f"{table} {count}" for table, count in sorted(self.counts.items())))
+        self.say("  clinics placed: " + ", ".join(f"{k} {v}" for k, v in sorted(self.precision.items())))
+        self.say(f"  records merged into another: {self.merged}")
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(self.report.dropped.items())) or "none"
+        self.say(f"  records dropped: {dropped}")
+        if self.report.problems:
+            self.say(f"  input problems ({len(self.report.problems)}, all in build_info):")
+            for problem in self.report.problems[:20]:
+                self.say(f"    {problem}")
+
+
+class BuildError(Exception):
+    pass
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for chunk in iter(lambda: data.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default=DATA / "ketamine.db", type=Path)
+    parser.add_argument("--feeds", default=FEEDS, type=Path, help="folder of <spider>.jsonl feeds")
+    parser.add_argument("--seed", default=SEED, type=Path, help="curated clinics (JSON lines)")
+    parser.add_argument("--geocoder", help="a geopy service name, e.g. nominatim (needs the internet)")
+    args = parser.parse_args(argv)
+    try:
+        Build(args.db, geocoder=args.geocoder, feeds_dir=args.feeds, seed=args.seed).run()
+    except BuildError as error:
+        print(f"build failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

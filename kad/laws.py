@@ -1,0 +1,151 @@
+"""Reference and rules tables: vocabularies, states, state laws, federal rules, insurer policies.
+
+All of it is hand-checked data from data/curated/; each row keeps its sources. A row whose value
+is outside its vocabulary is reported and left out rather than published wrong.
+"""
+
+import yaml
+
+from kad import CURATED, normalise, vocab
+
+STATE_LAW_VALUES = {
+    "external_review_process": {"state", "hhs_federal", "mixed", "unknown"},
+    "step_therapy_law": {"yes", "no", "unknown"},
+    "prior_authorization_law": {"yes", "no", "unknown"},
+    "gold_card_law": {"yes", "no", "unknown"},
+    "mental_health_parity_law": {"yes", "no", "partial", "unknown"},
+    "crna_supervision_opt_out": {"yes", "no", "partial", "unknown"},
+    "np_practice_authority": {"full", "reduced", "restricted", "unknown"},
+    "psilocybin_program": {"yes", "no", "enacted_not_operating", "unknown"},
+    "medicaid_spravato_coverage": {"covered", "covered_with_pa", "not_covered", "unknown"},
+}
+NUMERIC_TOPICS = {"internal_appeal_deadline_days", "external_review_deadline_days", "expedited_review_hours"}
+TOPICS = (*STATE_LAW_VALUES, *NUMERIC_TOPICS)
+MARKETS = {"commercial", "medicare_advantage", "medicaid", "tricare", "va", "medicare"}
+# not_covered (a benefit exclusion with no medical reason given) extends DESIGN.md's list; see README.
+COVERAGE = {"covered", "covered_with_criteria", "experimental", "not_medically_necessary", "not_covered",
+            "no_policy_found"}
+ROW_COLUMNS = {"sources": str, "retrieved_at": str, "verified": int, "needs_review": int, "note": str}
+
+
+def _yaml(path):
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def load_reference(db):
+    """Vocabulary tables and the 51 jurisdictions."""
+    for table, vocabulary in (("treatments", vocab.treatments()), ("conditions", vocab.conditions()),
+                              ("insurers", vocab.insurers())):
+        db[table].insert_all(({**entry, "aliases": entry.get("aliases", [])}
+                              for entry in vocabulary.entries.values()), pk="id", alter=True)
+    curated = {row["code"]: row for row in _yaml(CURATED / "states.yml") or []}
+    db["states"].create({"code": str, "name": str, "fips": str, "insurance_department": str,
+                         "insurance_department_url": str, "consumer_assistance_url": str,
+                         "external_review": str, "clinic_count": int, "sources": str,
+                         "retrieved_at": str}, pk="code")
+    db["states"].insert_all(
+        {"code": code, "name": state.name, "fips": state.fips,
+         **{k: curated.get(code, {}).get(k) for k in ("insurance_department", "insurance_department_url",
+                                                      "consumer_assistance_url", "retrieved_at")},
+         "sources": curated.get(code, {}).get("sources", [])}
+        for code, state in sorted(normalise.JURISDICTIONS.items()))
+
+
+def load_policy_data(db, report, record_source):
+    """state_laws (+ topics), federal_rules and insurer_policies from data/curated/."""
+    db["state_law_topics"].create({"topic": str, "question": str, "values": str, "searched": str}, pk="topic")
+    db["state_laws"].create({"id": str, "state": str, "topic": str, "value": str, "summary": str,
+                             "citation": str, "effective_date": str, **ROW_COLUMNS}, pk="id",
+                            foreign_keys=[("topic", "state_law_topics", "topic")])
+    for path in sorted((CURATED / "state_laws").glob("*.yml")):
+        data = _yaml(path)
+        topic = data["topic"]
+        db["state_law_topics"].insert({k: data.get(k) for k in ("topic", "question", "values", "searched")})
+        db["state_laws"].insert_all(
+            _rows(data["rows"], path, report, record_source, "state_law",
+                  lambda row: _state_law_problem(topic, row),
+                  lambda row: {"id": f"{row['state']}:{topic}", "topic": topic}))
+    db.execute("UPDATE states SET external_review = (SELECT value FROM state_laws WHERE "
+               "state_laws.state = states.code AND topic = 'external_review_process')")
+
+    db["federal_rules"].create({"id": str, "topic": str, "value": str, "summary": str, "citation": str,
+                                "effective_date": str, **ROW_COLUMNS}, pk="id")
+    path = CURATED / "federal_rules.yml"
+    db["federal_rules"].insert_all(_rows(_yaml(path) or [], path, report, record_source, "federal_rule",
+                                         lambda row: None, lambda row: {}))
+
+    db["insurer_policies"].create({"id": str, "insurer_id": str, "market": str, "state": str,
+                                   "treatment": str, "condition": str, "coverage": str, "criteria": str,
+                                   "prior_authorization": int, "policy_id": str, "policy_title": str,
+                                   "effective_date": str, "date_kind": str, **ROW_COLUMNS}, pk="id",
+                                  foreign_keys=[("insurer_id", "insurers", "id"), ("treatment", "treatments", "id"),
+                                                ("condition", "conditions", "id")])
+    path = CURATED / "insurer_policies.yml"
+    db["insurer_policies"].insert_all(_rows(_yaml(path) or [], path, report, record_source, "insurer_policy",
+                                            _policy_problem, _policy_keys), replace=True)
+
+
+def _rows(rows, path, report, record_source, kind, problem_of, extra):
+    """Rows that pass their checks, with their sources recorded; the rest reported."""
+    for number, row in enumerate(rows, 1):
+        where = f"{path.relative_to(CURATED.parent)} row {number}"
+        problem = problem_of(row) or (None if row.get("sources") else "no sources")
+        if problem:
+            report.problem(where, f"left out: {problem}", f"{kind}_invalid")
+            continue
+        for url in row["sources"]:
+            record_source(url, kind, "curated", row.get("retrieved_at"))
+        out = {k: v for k, v in row.items() if k != "insurer"}
+        out.update(extra(row))
+        out["needs_review"] = int(bool(row.get("needs_review")))
+        out["verified"] = int(bool(row.get("verified")))
+        for key in ("value", "effective_date"):
+            if out.get(key) is not None:
+                out[key] = str(out[key])
+        yield out
+
+
+def _state_law_problem(topic, row):
+    if row.get("state") not in normalise.JURISDICTIONS and row.get("state") != "US":
+        return f"unknown jurisdiction {row.get('state')!r}"
+    value = str(row.get("value"))
+    if topic in NUMERIC_TOPICS:
+        return None if value == "unknown" or value.isdigit() else f"{topic} must be a whole number or unknown, not {value!r}"
+    if value not in STATE_LAW_VALUES.get(topic, {value}):
+        return f"{value!r} is not a value of {topic}"
+    return None
+
+
+def _policy_problem(row):
+    ids, _ = vocab.insurers().map_names([row.get("insurer") or ""])
+    if len(ids) != 1:
+        return f"insurer {row.get('insurer')!r} is not one insurer of the vocabulary"
+    checks = ((row.get("market"), MARKETS, "market"), (row.get("coverage"), COVERAGE, "coverage"),
+              (row.get("treatment"), vocab.treatments().entries, "treatment"),
+              (row.get("condition"), vocab.conditions().entries, "condition"))
+    for value, allowed, name in checks:
+        if value not in allowed:
+            return f"{name} {value!r} is not in its vocabulary"
+    return None
+
+
+def _policy_keys(row):
+    insurer_id = vocab.insurers().map_names([row["insurer"]])[0][0]
+    key = ":".join([insurer_id, row["market"], row.get("state") or "US", row["treatment"], row["condition"]])
+    return {"id": key, "insurer_id": insurer_id}
+
+
+def index_policy_data(db):
+    for table, columns in (("state_laws", (["state"], ["topic"], ["value"])),
+                           ("insurer_policies", (["insurer_id"], ["treatment"], ["condition"], ["coverage"]))):
+        for column in columns:
+            db[table].create_index(column, if_not_exists=True)
+
+
+def check_policy_data(db):
+    failures = []
+    for table in ("state_laws", "federal_rules", "insurer_policies"):
+        unsourced = db.execute(f"SELECT count(*) FROM {table} WHERE json_array_length(sources) = 0").fetchone()[0]
+        if unsourced:
+            failures.append(f"{unsourced} {table} rows have no source")
+    return failures
