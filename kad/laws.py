@@ -110,7 +110,9 @@ def _state_law_problem(topic, row):
         return f"unknown jurisdiction {row.get('state')!r}"
     value = str(row.get("value"))
     if topic in NUMERIC_TOPICS:
-        return None if value == "unknown" or value.isdigit() else f"{topic} must be a whole number or unknown, not {value!r}"
+        # "none": the law sets no deadline (e.g. Texas for an IRO request), which is not unknown.
+        return None if value in ("unknown", "none") or value.isdigit() else \
+            f"{topic} must be a whole number, none or unknown, not {value!r}"
     if value not in STATE_LAW_VALUES.get(topic, {value}):
         return f"{value!r} is not a value of {topic}"
     return None
