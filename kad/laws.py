@@ -41,12 +41,12 @@ def load_reference(db):
     curated = {row["code"]: row for row in _yaml(CURATED / "states.yml") or []}
     db["states"].create({"code": str, "name": str, "fips": str, "insurance_department": str,
                          "insurance_department_url": str, "consumer_assistance_url": str,
-                         "external_review": str, "clinic_count": int, "sources": str,
+                         "external_review": str, "clinic_count": int, "note": str, "sources": str,
                          "retrieved_at": str}, pk="code")
     db["states"].insert_all(
         {"code": code, "name": state.name, "fips": state.fips,
          **{k: curated.get(code, {}).get(k) for k in ("insurance_department", "insurance_department_url",
-                                                      "consumer_assistance_url", "retrieved_at")},
+                                                      "consumer_assistance_url", "note", "retrieved_at")},
          "sources": curated.get(code, {}).get("sources", [])}
         for code, state in sorted(normalise.JURISDICTIONS.items()))
 

@@ -163,3 +163,14 @@ def test_coverage_guide_counts_clinics_listing_the_insurer(real_db, real_clinics
     counted, = [r for r in guide(real_db, "UT", "Select Health", "depression") if r["section"] == "Clinics"]
     assert counted["value"] == sum(1 for c in real_clinics
                                    if c["state"] == "UT" and "Select Health" in json.loads(c["insurers"]))
+
+
+def test_metadata_describes_every_table_and_column(real_db):
+    described = METADATA["databases"]["ketamine"]["tables"]
+    connection = sqlite3.connect(real_db)
+    tables = [r[0] for r in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'clinics_fts%'")]
+    undescribed = [f"{table}.{column[1]}" for table in tables
+                   for column in connection.execute(f"PRAGMA table_info({table})")
+                   if column[1] not in (described.get(table, {}).get("columns") or {})]
+    assert undescribed == []
