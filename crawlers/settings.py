@@ -31,6 +31,7 @@ RETRY_TIMES = 2  # 429, 5xx and connection errors; RETRY_HTTP_CODES keeps Scrapy
 HTTPCACHE_ENABLED = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no listening port during a crawl
 LOG_LEVEL = "INFO"
 
 ITEM_PIPELINES = {

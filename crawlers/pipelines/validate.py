@@ -15,7 +15,7 @@ US_BOXES = (
     (51.0, 53.1, 172.0, 180.0),    # Aleutian Islands west of the antimeridian
     (18.8, 22.4, -160.4, -154.7),  # Hawaii
 )
-REQUIRED = ("source_id", "name", "state")
+REQUIRED = ("name", "state", "source_id")
 FLAGS = ("accepts_medicare", "accepts_medicaid", "accepts_tricare", "va_community_care",
          "spravato_rems_certified")
 PRICES = ("price_initial_usd", "price_subsequent_usd", "price_series_usd", "price_consultation_usd")
