@@ -151,7 +151,7 @@ def _check_coordinates(record, where, report):
 
 def _check_zip_state(record, where, report):
     if record.get("postal_code"):
-        zip_state = normalise.zipcodes.matching(record["postal_code"])[0]["state"]
+        zip_state = normalise.zip_states()[record["postal_code"]]
         if zip_state != record["state"]:
             report.problem(where, f"ZIP {record['postal_code']} is in {zip_state}, not {record['state']}: flagged for review")
             record["needs_review"] = True

@@ -5,6 +5,7 @@ Each takes raw text and returns the canonical form, ``None`` for an empty value,
 field or the whole record, and count it.
 """
 
+import functools
 import html
 import re
 from urllib.parse import urlsplit, urlunsplit
@@ -47,7 +48,7 @@ def phone(value):
         number = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
         raise ValueError(f"not a phone number: {text!r}") from None
-    if number.country_code != 1 or not phonenumbers.is_valid_number(number):
+    if not phonenumbers.is_valid_number_for_region(number, "US"):
         raise ValueError(f"not a valid US phone number: {text!r}")
     digits = str(number.national_number)
     return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
@@ -77,9 +78,16 @@ def postal_code(value):
     if not match:
         raise ValueError(f"not a 5-digit ZIP code: {text!r}")
     code = match.group(1)
-    if not zipcodes.matching(code):
+    if code not in zip_states():
         raise ValueError(f"ZIP code does not exist: {code}")
     return code
+
+
+@functools.cache
+def zip_states():
+    """Every ZIP code the bundled table knows, with its state (one dict: a lookup per record
+    must not scan the whole table)."""
+    return {entry["zip_code"]: entry["state"] for entry in zipcodes.list_all()}
 
 
 def npi(value):

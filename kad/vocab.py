@@ -46,11 +46,16 @@ class Vocabulary:
         ids, unmapped = [], []
         for name in names:
             for part in [name] if name in self.entries else re.split(r"\s*/\s*", name):
-                matched = [part] if part in self.entries else self.ids_in(part)
+                matched = [part] if part in self.entries else self._exact(part) or self.ids_in(part)
                 if not matched:
                     unmapped.append(part)
                 ids.extend(i for i in matched if i not in ids)
         return ids, unmapped
+
+    def _exact(self, name):
+        """The common case, a whole name that is one alias, without scanning."""
+        entry_id = self._phrases.get(_words(name))
+        return [entry_id] if entry_id else []
 
     def name(self, entry_id):
         return self.entries[entry_id]["name"]

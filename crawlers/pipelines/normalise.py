@@ -6,7 +6,6 @@ wrong state is worse than a missing one. A ZIP code in another state is nulled
 (``pipeline/cleaned/postal_code_other_state``).
 """
 
-import zipcodes
 
 from kad import normalise
 
@@ -41,8 +40,7 @@ class NormalisePipeline(StatsPipeline):
                     self.cleaned(field)
             item[field] = value
         if item["postal_code"] and state:
-            places = zipcodes.matching(item["postal_code"])
-            if places and all(place["state"] != state for place in places):
+            if normalise.zip_states().get(item["postal_code"], state) != state:
                 item["postal_code"] = None
                 self.cleaned("postal_code_other_state")
         sources = []
