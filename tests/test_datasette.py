@@ -174,3 +174,10 @@ def test_metadata_describes_every_table_and_column(real_db):
                    for column in connection.execute(f"PRAGMA table_info({table})")
                    if column[1] not in (described.get(table, {}).get("columns") or {})]
     assert undescribed == []
+
+
+def test_near_zip_filters_by_treatment(tmp_path):
+    db = build(tmp_path, feeds={"clinic_site": [
+        synthetic("Infusions", postal_code="78701", treatments=["iv_ketamine"]),
+        synthetic("Spray", postal_code="78701", treatments=["esketamine_spravato"])]}).db_path
+    assert [r["name"] for r in near(db, zip="78701", treatment="esketamine_spravato")] == ["Synthetic Spray"]
