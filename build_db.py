@@ -25,7 +25,7 @@ import sqlite_utils
 import yaml
 from tqdm import tqdm
 
-from kad import CURATED, DATA, FEEDS, clinics, laws, normalise
+from kad import CURATED, DATA, FEEDS, checks, clinics, laws, normalise
 from kad.geocode import ClinicGeocoder, zip_table
 
 SEED = CURATED / "clinics_seed.jsonl"
@@ -97,7 +97,7 @@ class Build:
 
     def build(self, db, staging):
         with self.step("Loading vocabularies, states and ZIP codes"):
-            laws.load_reference(db)
+            laws.load_reference(db, self.record_source)
             db["zip_codes"].insert_all(zip_table(), pk="zip", batch_size=5000)
         with self.step("Reading clinic records (curated seed and feeds)"):
             self.stage_clinics(staging)
@@ -108,6 +108,8 @@ class Build:
         with self.step("Loading state laws, federal rules and insurer policies"):
             laws.load_policy_data(db, self.report, self.record_source)
             self.flush_sources(db)
+        with self.step("Loading bills, policy-page checks and source checks"):
+            self.load_checks(db)
         with self.step("Indexes, full-text search and build info"):
             self.finish(db)
 
@@ -139,8 +141,7 @@ class Build:
                     yield {"source_id": record["source_id"], "fetched_by": fetched_by,
                            "rank": clinics.SOURCE_RANK.get(fetched_by, 9),
                            **clinics.merge_keys(record), "record": json.dumps(record)}
-                self.inputs.append({"file": str(path.relative_to(path.parents[1])), "sha256": _sha256(path),
-                                    "records_read": read, "records_loaded": loaded})
+                self.note_input(path, read, loaded)
 
         staging["records"].insert_all(records(), batch_size=1000)
         for column in ("source_id", "npi", "phone_key", "address_key"):
@@ -217,6 +218,27 @@ class Build:
         db.conn.commit()
         db.execute("DETACH DATABASE previous")
 
+    def note_input(self, path, read, loaded):
+        self.inputs.append({"file": str(path.relative_to(path.parents[1])), "sha256": _sha256(path),
+                            "records_read": read, "records_loaded": loaded})
+
+    # -- bills and checks ----------------------------------------------------------------------
+
+    def load_checks(self, db):
+        """The openstates and insurer_policy feeds, then the source_check feed, which updates
+        `sources` and so comes after every row that cites an address (kad/checks.py)."""
+        checks.add_review_columns(db)
+        for name, load in (("openstates", checks.load_bills), ("insurer_policy", checks.load_policy_checks)):
+            path = self.feeds_dir / f"{name}.jsonl"
+            read, loaded = load(db, path, self.report, self.record_source)
+            if path.exists():
+                self.note_input(path, read, loaded)
+        self.flush_sources(db)
+        path = self.feeds_dir / "source_check.jsonl"
+        read, updated = checks.apply_source_checks(db, path, self.report)
+        if path.exists():
+            self.note_input(path, read, updated)
+
     # -- sources -------------------------------------------------------------------------------
 
     _pending_sources = None
@@ -225,13 +247,12 @@ class Build:
         if self._pending_sources is None:
             self._pending_sources = {}
         self._pending_sources.setdefault(url, {"url": url, "kind": kind, "fetched_by": fetched_by,
-                                               "retrieved_at": retrieved_at, "http_status": None,
-                                               "content_sha256": None})
+                                               "retrieved_at": retrieved_at})
 
     def flush_sources(self, db):
         if not db["sources"].exists():
             db["sources"].create({"url": str, "kind": str, "fetched_by": str, "retrieved_at": str,
-                                  "http_status": int, "content_sha256": str}, pk="url")
+                                  **checks.SOURCE_CHECK_COLUMNS}, pk="url")
         db["sources"].insert_all((self._pending_sources or {}).values(), ignore=True)
         self._pending_sources = {}
 
@@ -276,6 +297,7 @@ class Build:
         if unknown_states:
             failures.append(f"{unknown_states} clinics have a state outside the states table")
         failures.extend(laws.check_policy_data(db))
+        failures.extend(checks.check(db))
         if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             failures.append("SQLite integrity check failed")
         if failures:

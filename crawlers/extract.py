@@ -1,6 +1,7 @@
 """Reusable extraction for clinic web pages, so spiders stay small.
 
-* ``structured_places(response)``: schema.org clinic nodes from JSON-LD and microdata (extruct),
+* ``structured_items(response)``: every JSON-LD and microdata item of a page;
+  ``structured_places(response)``: schema.org clinic nodes from JSON-LD and microdata (extruct),
   including ``@graph``, top-level lists and locations nested under an organisation.
 * ``segments(response)``: the visible text as blocks (paragraphs, list items, table rows, lines
   of an address), each with the heading or paragraph that introduces it.
@@ -86,7 +87,8 @@ class Place:
             (self.street or "").lower(), zip5, (self.city or "").lower())
 
 
-def _structured_items(response):
+def structured_items(response):
+    """The JSON-LD and microdata items of a page (extruct, uniform), one broken block skipped."""
     html = response.text
     base_url = get_base_url(html, response.url)
     found = []
@@ -174,7 +176,7 @@ def structured_places(response):
     """(locations, organisation): clinic places with an address, one per location, and the
     first clinic-like node without one (the site's organisation), or None."""
     pairs = []
-    for item in _structured_items(response):
+    for item in structured_items(response):
         _walk(item, None, pairs)
     for tier in TYPE_TIERS:
         in_tier = [(node, parent) for node, parent in pairs if schema_types(node) & tier]

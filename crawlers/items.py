@@ -1,4 +1,5 @@
-"""The feed record every clinic spider yields: one JSON object per clinic location.
+"""The feed records the spiders yield: one JSON object per clinic location, and (below) the
+records of the spiders that check sources, list bills and read insurer policy pages.
 
 ``build_db.py`` reads these keys from ``data/feeds/*.jsonl``; they are part of the contract in
 DESIGN.md. A fact the source does not give is ``None`` (or ``[]`` for a list), never a guess.
@@ -68,4 +69,82 @@ def new_clinic(**values):
     record = {key: empty_value(key) for key in CLINIC_FIELDS}
     record.update(values)
     record["retrieved_at"] = record["retrieved_at"] or utc_now()
+    return record
+
+
+# --------------------------------------------------------------------------------------------
+# The other kinds of feed record. A spider says which kind it yields (``item_kind``; clinic when
+# it does not say), and each pipeline names the kinds it is for (crawlers/pipelines/).
+
+CLINIC = "clinic"
+SOURCE_CHECK = "source_check"
+BILL = "bill"
+POLICY_PAGE = "policy_page"
+
+# source_check: one re-fetch of one address cited by curated data.
+SOURCE_CHECK_FIELDS = {
+    "url": None,  # the address exactly as the curated rows cite it
+    "final_url": None,  # where it led after redirects
+    "http_status": None,  # None when no answer came (DNS, refused, timeout, robots.txt)
+    "content_sha256": None,  # of the visible text (HTML) or of the bytes (PDF and others)
+    "previous_sha256": None,  # the last hash known before this check
+    "changed": False,
+    "disappeared": False,
+    "error": None,  # why there is no hash: http_404, robots_txt_disallowed, CannotResolveHostError ...
+    "checked_at": None,
+    "sources": [],
+}
+# openstates: one bill of a state legislature.
+BILL_FIELDS = {
+    "id": None,  # the Open States bill id (ocd-bill/...)
+    "state": None,
+    "session": None,
+    "identifier": None,  # "HB 1234"
+    "title": None,
+    "status": "unknown",  # one of kad.checks.BILL_STATUSES
+    "latest_action": None,
+    "latest_action_date": None,
+    "subjects": [],
+    "matched_terms": [],
+    "url": None,
+    "sources": [],
+    "retrieved_at": None,
+}
+# insurer_policy: what one policy page states, compared with one curated insurer_policies row.
+POLICY_PAGE_FIELDS = {
+    "policy_row": None,  # insurer_policies.id of the curated row
+    "url": None,  # the curated row's first source
+    "found_policy_id": None,
+    "found_title": None,
+    "found_effective_date": None,
+    "found_last_reviewed": None,
+    "differs": [],  # fields whose found value is present and not the curated one
+    "error": None,  # why nothing was read: http_404, pdf_not_read ...
+    "sources": [],
+    "retrieved_at": None,
+}
+ITEM_FIELDS = {
+    CLINIC: CLINIC_FIELDS,
+    SOURCE_CHECK: SOURCE_CHECK_FIELDS,
+    BILL: BILL_FIELDS,
+    POLICY_PAGE: POLICY_PAGE_FIELDS,
+}
+
+
+def item_kind(spidercls):
+    """The kind of record a spider yields."""
+    return getattr(spidercls, "item_kind", CLINIC)
+
+
+def new_record(kind, **values):
+    """A complete record of a non-clinic kind: every key of the kind, in order, the given
+    values, the rest empty; the time stamp (checked_at / retrieved_at) is now unless given."""
+    fields = ITEM_FIELDS[kind]
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise KeyError(f"not {kind} record keys: {sorted(unknown)}")
+    record = {key: list(empty) if isinstance(empty, list) else empty for key, empty in fields.items()}
+    record.update(values)
+    stamp = "checked_at" if "checked_at" in fields else "retrieved_at"
+    record[stamp] = record[stamp] or utc_now()
     return record

@@ -39,6 +39,8 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.normalise.NormalisePipeline": 200,
     "crawlers.pipelines.vocabulary.VocabularyPipeline": 300,
     "crawlers.pipelines.validate.ValidatePipeline": 400,
+    # source checks, bills and policy-page checks (each pipeline loads only for its kinds)
+    "crawlers.pipelines.records.RecordPipeline": 500,
 }
 
 # The feed goes to <FEED_DIR>/<spider>.jsonl.partial; the feed guard renames it over
@@ -61,3 +63,8 @@ EXTENSIONS = {
 
 # clinic_site: how many pages besides the home page it reads on one site.
 CLINIC_SITE_MAX_PAGES = 8
+
+# openstates: the API key comes from the environment (OPENSTATES_API_KEY), never from a file in
+# the repository. The free tier allows 10 requests a minute (the spider waits 7 s between
+# requests) and 250 a day: one run asks for at most this many pages.
+OPENSTATES_MAX_REQUESTS = 200

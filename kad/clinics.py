@@ -81,7 +81,7 @@ def clean_record(record, where, report):
     record = dict(record)
     for key, value in record.items():
         if isinstance(value, str):
-            record[key] = normalise.clean_text(value)
+            record[key] = normalise.clean_text(value, entities=key not in normalise.URL_FIELDS)
     if not record.get("name"):
         report.problem(where, "dropped: no name", "missing_name")
         return None

@@ -32,8 +32,8 @@ def _yaml(path):
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def load_reference(db):
-    """Vocabulary tables and the 51 jurisdictions."""
+def load_reference(db, record_source=None):
+    """Vocabulary tables and the 51 jurisdictions (whose sources go to `record_source`)."""
     for table, vocabulary in (("treatments", vocab.treatments()), ("conditions", vocab.conditions()),
                               ("insurers", vocab.insurers())):
         db[table].insert_all(({**entry, "aliases": entry.get("aliases", [])}
@@ -49,6 +49,9 @@ def load_reference(db):
                                                       "consumer_assistance_url", "note", "retrieved_at")},
          "sources": curated.get(code, {}).get("sources", [])}
         for code, state in sorted(normalise.JURISDICTIONS.items()))
+    for row in curated.values() if record_source else ():
+        for url in row.get("sources") or []:
+            record_source(url, "state_agency", "curated", row.get("retrieved_at"))
 
 
 def load_policy_data(db, report, record_source):
@@ -129,6 +132,14 @@ def _policy_problem(row):
         if value not in allowed:
             return f"{name} {value!r} is not in its vocabulary"
     return None
+
+
+def policy_row_id(row):
+    """The insurer_policies.id the build gives a curated row (insurer:market:state-or-US:
+    treatment:condition), or None for a row the build leaves out."""
+    if _policy_problem(row) or not row.get("sources"):
+        return None
+    return _policy_keys(row)["id"]
 
 
 def _policy_keys(row):

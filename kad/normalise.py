@@ -20,11 +20,16 @@ _SPACE = re.compile(r"\s+")
 JURISDICTIONS = {s.abbr: s for s in [*us.states.STATES, us.states.DC]}
 
 
-def clean_text(value):
-    """Collapse whitespace and HTML entities; '' and None become None."""
+# Addresses are never entity-decoded: "&copy=1" in a query string is not "©=1".
+URL_FIELDS = frozenset({"website", "sources", "url", "final_url", "source_url"})
+
+
+def clean_text(value, entities=True):
+    """Collapse whitespace and (unless entities=False) HTML entities; '' and None become None."""
     if value is None:
         return None
-    text = _SPACE.sub(" ", html.unescape(str(value))).strip()
+    text = html.unescape(str(value)) if entities else str(value)
+    text = _SPACE.sub(" ", text).strip()
     return text or None
 
 
@@ -56,7 +61,7 @@ def phone(value):
 
 def website(value):
     """Home-page URL with an http(s) scheme; 'example.com' gains https://, other schemes are refused."""
-    text = clean_text(value)
+    text = clean_text(value, entities=False)
     if text is None:
         return None
     if "://" not in text and ":" not in text.split("/")[0]:

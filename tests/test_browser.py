@@ -8,7 +8,6 @@ open a state page, produce a checklist (and its print layout), and an axe-core s
 at phone and desktop widths."""
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from builds import build, synthetic
+from utils import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
@@ -45,12 +45,6 @@ CLINICS = [
     synthetic("G", phone="512-555-0199", website="https://g-one.synthetic.example"),
     synthetic("G two", phone="(512) 555-0199", website="https://g-two.synthetic.example"),
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -249,3 +249,8 @@ def test_checked_in_data_builds(tmp_path):
     run = build_db.Build(tmp_path / "ketamine.db", quiet=True)
     run.run()
     assert run.counts["clinics"] >= 200 and run.counts["states"] == 51
+
+
+def test_addresses_are_not_entity_decoded(tmp_path):
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("A", website="https://synthetic.example/?a=1&copy=2")]})
+    assert clinics(run)["site:synthetic-a"]["website"] == "https://synthetic.example/?a=1&copy=2"

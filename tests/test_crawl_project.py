@@ -11,7 +11,7 @@ from kad import ROOT
 def test_scrapy_list_from_the_root():
     done = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
-    assert done.stdout.split() == ["clinic_site", "nppes"]
+    assert done.stdout.split() == ["clinic_site", "insurer_policy", "nppes", "openstates", "source_check"]
 
 
 def settings(monkeypatch):
@@ -35,7 +35,7 @@ def test_user_agent_names_the_project_and_a_contact(monkeypatch):
 def test_pipeline_order(monkeypatch):
     pipelines = settings(monkeypatch).getdict("ITEM_PIPELINES")
     assert [p.rsplit(".", 1)[1] for p in sorted(pipelines, key=pipelines.get)] == [
-        "CleanPipeline", "NormalisePipeline", "VocabularyPipeline", "ValidatePipeline"]
+        "CleanPipeline", "NormalisePipeline", "VocabularyPipeline", "ValidatePipeline", "RecordPipeline"]
 
 
 def test_feeds_go_through_the_guard(monkeypatch):

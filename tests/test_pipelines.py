@@ -245,3 +245,13 @@ def test_chain_on_a_registry_record(crawler):
 
 def test_chain_keeps_key_order(crawler):
     assert list(run_all(crawler, record())) == list(CLINIC_FIELDS)
+
+
+def test_clean_keeps_entities_in_addresses():
+    from crawlers.pipelines.clean import CleanPipeline
+    from scrapy.utils.test import get_crawler
+    pipeline = CleanPipeline.from_crawler(get_crawler())
+    item = pipeline.process_item({"name": "Synthetic &amp; Co", "website": "https://synthetic.example/?a=1&copy=2",
+                                  "sources": ["https://synthetic.example/?x=1&reg=2"]})
+    assert (item["name"], item["website"], item["sources"]) == \
+        ("Synthetic & Co", "https://synthetic.example/?a=1&copy=2", ["https://synthetic.example/?x=1&reg=2"])

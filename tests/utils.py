@@ -3,6 +3,7 @@ and a small local website served from a thread."""
 
 import asyncio
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -63,19 +64,28 @@ def crawl_offline(spider, pages):
     return items, requested
 
 
+def free_port():
+    """A port on 127.0.0.1 that nothing listens on (at the moment of asking)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class LocalSite:
     """A website on 127.0.0.1 at a random port, serving `routes` (path -> (status, headers,
     body), or a function of the path that returns one or None) and recording every path asked
-    for. A path it does not know is a 404."""
+    for (and the headers of each request, in `headers`). A path it does not know is a 404."""
 
     def __init__(self, routes):
         self.routes = routes
         self.requested = []
+        self.headers = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 site.requested.append(self.path)
+                site.headers.append(dict(self.headers))
                 route = site.routes(self.path) if callable(site.routes) else site.routes.get(self.path)
                 status, headers, body = route or (404, {}, "Not found")
                 data = body.encode("utf-8") if isinstance(body, str) else body
@@ -103,12 +113,14 @@ class LocalSite:
         self.server.server_close()
 
 
-def scrapy_crawl(spider, *arguments, feed_dir):
+def scrapy_crawl(spider, *arguments, feed_dir, env=None):
     """`scrapy crawl SPIDER` from the repository root, writing its feed to `feed_dir`, without
-    delays; returns the log. The extra arguments are `-a`/`-s` options."""
+    delays; returns the log. The extra arguments are `-a`/`-s` options; `env` replaces the
+    environment when given."""
     command = [sys.executable, "-m", "scrapy", "crawl", spider, *arguments, "-s", f"FEED_DIR={feed_dir}",
                "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=INFO"]
-    done = subprocess.run(command, cwd=FILES.parent.parent, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(command, cwd=FILES.parent.parent, capture_output=True, text=True, timeout=60,
+                          env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stderr
 

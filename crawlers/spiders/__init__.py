@@ -1,1 +1,3 @@
-"""Spiders. Each one yields clinic records in the shape of ``crawlers.items.new_clinic``."""
+"""Spiders. clinic_site and nppes yield clinic records (``crawlers.items.new_clinic``);
+source_check, openstates and insurer_policy yield the other kinds of ``crawlers.items``
+(``new_record``), each named by the spider's ``item_kind``."""

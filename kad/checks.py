@@ -1,0 +1,279 @@
+"""Bills, source checks and policy-page checks: what the openstates, source_check and
+insurer_policy spiders wrote to data/feeds/, loaded beside the curated rows they concern.
+
+* ``bills`` comes from ``openstates.jsonl``; the table exists (empty) without the feed.
+* ``source_check.jsonl`` fills the check columns of ``sources`` (http_status, content_sha256,
+  final_url, checked_at, changed, disappeared, check_error); every state_laws, federal_rules,
+  insurer_policies and clinics row citing an address that changed or disappeared at the last
+  check gets ``needs_review = 1`` and a sentence in ``review_reasons`` saying which and why.
+* ``insurer_policy.jsonl`` becomes ``policy_page_checks`` (what each policy page states); an
+  insurer_policies row whose page states another number, title or date is flagged the same way.
+
+A feed line that is not JSON or lacks what it needs is reported with its file and line, and
+left out; nothing here needs the network.
+
+The spiders use ``cited_urls`` (every address the curated rows cite) and the vocabularies
+below, so that the crawl and the build agree on them.
+"""
+
+import json
+from urllib.parse import urlsplit
+
+import yaml
+
+from kad import CURATED, normalise
+from kad.clinics import read_jsonl
+
+BILL_STATUSES = ("introduced", "in_committee", "passed_one_chamber", "passed_legislature", "enacted",
+                 "vetoed", "failed", "withdrawn", "unknown")
+# The fields insurer_policy compares, as named in its `differs` lists.
+POLICY_PAGE_FIELDS = ("policy_id", "title", "effective_date", "last_reviewed")
+FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "clinics")
+BILL_COLUMNS = {
+    "id": str, "state": str, "session": str, "identifier": str, "title": str, "status": str,
+    "latest_action": str, "latest_action_date": str, "subjects": str, "matched_terms": str,
+    "url": str, "sources": str, "retrieved_at": str,
+}
+POLICY_CHECK_COLUMNS = {
+    "policy_row": str, "url": str, "found_policy_id": str, "found_title": str,
+    "found_effective_date": str, "found_last_reviewed": str, "differs": str, "error": str,
+    "sources": str, "retrieved_at": str,
+}
+# The columns source_check fills in `sources` (its other columns are in build_db.py).
+SOURCE_CHECK_COLUMNS = {
+    "http_status": int, "content_sha256": str, "final_url": str, "checked_at": str,
+    "changed": int, "disappeared": int, "check_error": str,
+}
+
+
+# -- what the curated rows cite ------------------------------------------------------------------
+
+def cited_urls(curated=CURATED):
+    """Every address cited by the curated rows (state laws, federal rules, insurer policies,
+    states, the clinic seed), each once, sorted."""
+    rows = []
+    for path in sorted((curated / "state_laws").glob("*.yml")):
+        rows.extend((_yaml(path) or {}).get("rows") or [])
+    for name in ("federal_rules.yml", "insurer_policies.yml", "states.yml"):
+        rows.extend(_yaml(curated / name) or [])
+    urls = {url for row in rows for url in row.get("sources") or []}
+    seed = curated / "clinics_seed.jsonl"
+    if seed.exists():
+        for line in seed.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                urls.update(json.loads(line).get("source_urls") or [])
+    return sorted(url for url in urls if isinstance(url, str))
+
+
+def _yaml(path):
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+# -- reading a feed ------------------------------------------------------------------------------
+
+def is_web_address(url):
+    """An absolute http(s) address with a host."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    return bool(parts and parts.scheme in ("http", "https") and parts.hostname)
+
+
+def _string_list(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def good_lines(path, report, problem_of, drop_reason):
+    """(where, record) of the feed's records that pass `problem_of` (which returns a reason or
+    None), `where` being 'file:line'; the others are reported there. Returns (records, lines read)."""
+    records, read = [], 0
+    if not path.exists():
+        return records, read
+    for number, record in read_jsonl(path, report):
+        read += 1
+        problem = problem_of(record)
+        if problem:
+            report.problem(f"{path.name}:{number}", f"dropped: {problem}", drop_reason)
+            continue
+        records.append((f"{path.name}:{number}", record))
+    return records, read
+
+
+def _sources_problem(record):
+    sources = record.get("sources")
+    if not _string_list(sources) or not any(is_web_address(url) for url in sources):
+        return "no http(s) source address"
+    return None
+
+
+# -- review flags --------------------------------------------------------------------------------
+
+def add_review_columns(db):
+    """`review_reasons` (a JSON array of sentences, [] when none) on every flagged table."""
+    for table in FLAGGED_TABLES:
+        if "review_reasons" not in db[table].columns_dict:
+            db[table].add_column("review_reasons", str, not_null_default="[]")
+
+
+def flag_rows(db, table, reasons_by_key, column="sources", listed=True):
+    """needs_review = 1 and the reasons added for every row of `table` whose `column` (a JSON
+    array of keys such as `sources`, or one key when not `listed`) has a key in
+    `reasons_by_key`. Returns how many rows were flagged."""
+    flagged = 0
+    for rowid, keys, existing in db.execute(f"SELECT rowid, {column}, review_reasons FROM {table}").fetchall():
+        keys = json.loads(keys or "[]") if listed else [keys]
+        reasons = list(dict.fromkeys(r for key in keys for r in reasons_by_key.get(key, ())))
+        if not reasons:
+            continue
+        merged = json.loads(existing or "[]")
+        merged.extend(r for r in reasons if r not in merged)
+        db.execute(f"UPDATE {table} SET needs_review = 1, review_reasons = ? WHERE rowid = ?",
+                   [json.dumps(merged), rowid])
+        flagged += 1
+    db.conn.commit()
+    return flagged
+
+
+# -- bills ---------------------------------------------------------------------------------------
+
+def _bill_problem(record):
+    for key in ("id", "identifier"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            return f"no {key}"
+    try:
+        if not normalise.state_code(record.get("state")):
+            return "no state"
+    except ValueError as error:
+        return str(error)
+    for key in ("subjects", "matched_terms"):
+        if record.get(key) is not None and not _string_list(record[key]):
+            return f"{key} is not a list of strings"
+    return _sources_problem(record)
+
+
+def load_bills(db, path, report, record_source):
+    """The bills table from the openstates feed. Returns (lines read, rows loaded)."""
+    db["bills"].create(BILL_COLUMNS, pk="id", if_not_exists=True)
+    records, read = good_lines(path, report, _bill_problem, "bill_invalid")
+    rows = {}
+    for where, record in records:
+        status = record.get("status")
+        if status not in BILL_STATUSES:
+            report.problem(where, f"status {status!r} is not in the vocabulary: set to unknown")
+            status = "unknown"
+        row = {key: record.get(key) for key in BILL_COLUMNS}
+        row.update(state=normalise.state_code(record["state"]), status=status,
+                   subjects=record.get("subjects") or [], matched_terms=record.get("matched_terms") or [],
+                   sources=[url for url in record["sources"] if is_web_address(url)])
+        for url in row["sources"]:
+            record_source(url, "legislative_api", "openstates", row.get("retrieved_at"))
+        rows[row["id"]] = row
+    db["bills"].insert_all(rows.values(), pk="id", replace=True)
+    for columns in (["state"], ["status"], ["latest_action_date"]):
+        db["bills"].create_index(columns, if_not_exists=True)
+    return read, len(rows)
+
+
+# -- policy pages --------------------------------------------------------------------------------
+
+def _policy_check_problem(record):
+    for key in ("policy_row", "url"):
+        if not isinstance(record.get(key), str) or not record[key]:
+            return f"no {key}"
+    differs = record.get("differs")
+    if differs is not None and not (_string_list(differs) and set(differs) <= set(POLICY_PAGE_FIELDS)):
+        return f"differs must list fields of {', '.join(POLICY_PAGE_FIELDS)}"
+    return _sources_problem(record)
+
+
+def _policy_reason(record, policy):
+    curated = {"policy_id": policy["policy_id"], "title": policy["policy_title"],
+               "effective_date": policy["effective_date"] if policy["date_kind"] != "last_reviewed" else None,
+               "last_reviewed": policy["effective_date"] if policy["date_kind"] == "last_reviewed" else None}
+    parts = [f"{field.replace('_', ' ')} {record.get('found_' + field)!r} (curated: "
+             f"{repr(curated[field]) if curated[field] else 'none'})" for field in record["differs"]]
+    return (f"The policy page {record['url']} stated {'; '.join(parts)} when read on "
+            f"{record.get('retrieved_at') or 'an unknown date'}.")
+
+
+def load_policy_checks(db, path, report, record_source):
+    """policy_page_checks from the insurer_policy feed, and the insurer_policies rows whose page
+    states something else flagged. Returns (lines read, rows loaded)."""
+    db["policy_page_checks"].create(POLICY_CHECK_COLUMNS, pk="policy_row", if_not_exists=True,
+                                    foreign_keys=[("policy_row", "insurer_policies", "id")])
+    records, read = good_lines(path, report, _policy_check_problem, "policy_check_invalid")
+    policies = {row["id"]: row for row in db["insurer_policies"].rows}
+    rows, reasons = {}, {}
+    for where, record in records:
+        policy = policies.get(record["policy_row"])
+        if policy is None:
+            report.problem(where, f"left out: no insurer_policies row {record['policy_row']} "
+                                  "(the curated data changed since the check?)")
+            continue
+        row = {key: record.get(key) for key in POLICY_CHECK_COLUMNS}
+        row["differs"] = record.get("differs") or []
+        row["sources"] = [url for url in record["sources"] if is_web_address(url)]
+        for url in row["sources"]:
+            record_source(url, "insurer_policy", "insurer_policy", row.get("retrieved_at"))
+        rows[row["policy_row"]] = row
+        if row["differs"]:
+            reasons[row["policy_row"]] = [_policy_reason(row, policy)]
+    db["policy_page_checks"].insert_all(rows.values(), pk="policy_row", replace=True)
+    flag_rows(db, "insurer_policies", reasons, "id", listed=False)
+    return read, len(rows)
+
+
+# -- source checks -------------------------------------------------------------------------------
+
+def _source_check_problem(record):
+    if not is_web_address(record.get("url")):
+        return "url is not an http(s) address"
+    status = record.get("http_status")
+    if status is not None and not (isinstance(status, int) and 100 <= status <= 599):
+        return f"http_status {status!r} is not an HTTP status"
+    digest = record.get("content_sha256")
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
+        return "content_sha256 is not a SHA-256 hex digest"
+    for flag in ("changed", "disappeared"):
+        if not isinstance(record.get(flag, False), bool):
+            return f"{flag} is not true or false"
+    return None
+
+
+def _source_reason(record):
+    when = record.get("checked_at") or "the last check"
+    if record.get("disappeared"):
+        why = f"HTTP {record['http_status']}" if record.get("http_status") else (record.get("error") or "no answer")
+        return f"A cited source stopped answering ({why}) at the check of {when}: {record['url']}"
+    return f"A cited source's text changed before the check of {when}: {record['url']}"
+
+
+def apply_source_checks(db, path, report):
+    """The check columns of `sources`, and the rows citing a changed or vanished address
+    flagged. Returns (lines read, sources rows updated)."""
+    records, read = good_lines(path, report, _source_check_problem, "source_check_invalid")
+    latest = {record["url"]: record for _, record in records}  # a later line wins
+    updated = 0
+    for url, record in latest.items():
+        updated += db.execute(
+            "UPDATE sources SET http_status = ?, content_sha256 = ?, final_url = ?, checked_at = ?, "
+            "changed = ?, disappeared = ?, check_error = ? WHERE url = ?",
+            [record.get("http_status"), record.get("content_sha256"), record.get("final_url"),
+             record.get("checked_at"), int(bool(record.get("changed"))),
+             int(bool(record.get("disappeared"))), record.get("error"), url]).rowcount
+    db.conn.commit()
+    reasons = {url: [_source_reason(record)] for url, record in latest.items()
+               if record.get("changed") or record.get("disappeared")}
+    for table in FLAGGED_TABLES:
+        flag_rows(db, table, reasons)
+    return read, updated
+
+
+def check(db):
+    """Failures of the new tables and columns (JSON arrays that must be arrays)."""
+    failures = []
+    for table, column in (("bills", "subjects"), ("bills", "matched_terms"), ("bills", "sources"),
+                          ("policy_page_checks", "differs"),
+                          *((table, "review_reasons") for table in FLAGGED_TABLES)):
+        bad = db.execute(f"SELECT count(*) FROM {table} WHERE json_type({column}) IS NOT 'array'").fetchone()[0]
+        if bad:
+            failures.append(f"{bad} {table} rows have a {column} value that is not a JSON array")
+    return failures
