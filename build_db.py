@@ -59,6 +59,7 @@ class Build:
         self.quiet = quiet
         self.report = clinics.Report()
         self.inputs = []
+        self._pending_sources = {}
         self.steps = 0
         self.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -192,6 +193,8 @@ class Build:
                 if len(links) >= 1000:
                     db["clinic_insurers"].insert_all(links)
                     links.clear()
+                if len(self._pending_sources) >= 5000:  # keeps the build's memory flat
+                    self.flush_sources(db)
                 yield row
 
         db["clinics"].insert_all(clinic_rows(), batch_size=500)
@@ -241,11 +244,8 @@ class Build:
 
     # -- sources -------------------------------------------------------------------------------
 
-    _pending_sources = None
-
     def record_source(self, url, kind, fetched_by, retrieved_at):
-        if self._pending_sources is None:
-            self._pending_sources = {}
+        """Remember a cited address; the first citation of an address names its kind."""
         self._pending_sources.setdefault(url, {"url": url, "kind": kind, "fetched_by": fetched_by,
                                                "retrieved_at": retrieved_at})
 
@@ -253,7 +253,7 @@ class Build:
         if not db["sources"].exists():
             db["sources"].create({"url": str, "kind": str, "fetched_by": str, "retrieved_at": str,
                                   **checks.SOURCE_CHECK_COLUMNS}, pk="url")
-        db["sources"].insert_all((self._pending_sources or {}).values(), ignore=True)
+        db["sources"].insert_all(self._pending_sources.values(), ignore=True)
         self._pending_sources = {}
 
     # -- finishing -----------------------------------------------------------------------------

@@ -117,8 +117,15 @@ def flag_rows(db, table, reasons_by_key, column="sources", listed=True):
     """needs_review = 1 and the reasons added for every row of `table` whose `column` (a JSON
     array of keys such as `sources`, or one key when not `listed`) has a key in
     `reasons_by_key`. Returns how many rows were flagged."""
+    if not reasons_by_key:
+        return 0
+    # Only the rows citing a flagged key are read: the table may hold 100k clinics.
+    cites = (f"EXISTS (SELECT 1 FROM json_each({table}.{column}) WHERE value IN (SELECT value FROM json_each(:keys)))"
+             if listed else f"{column} IN (SELECT value FROM json_each(:keys))")
+    matching = db.execute(f"SELECT rowid, {column}, review_reasons FROM {table} WHERE {cites}",
+                          {"keys": json.dumps(list(reasons_by_key))}).fetchall()
     flagged = 0
-    for rowid, keys, existing in db.execute(f"SELECT rowid, {column}, review_reasons FROM {table}").fetchall():
+    for rowid, keys, existing in matching:
         keys = json.loads(keys or "[]") if listed else [keys]
         reasons = list(dict.fromkeys(r for key in keys for r in reasons_by_key.get(key, ())))
         if not reasons:
