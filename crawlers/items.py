@@ -88,7 +88,8 @@ SOURCE_CHECK_FIELDS = {
     "http_status": None,  # None when no answer came (DNS, refused, timeout, robots.txt)
     "content_sha256": None,  # of the visible text (HTML) or of the bytes (PDF and others)
     "previous_sha256": None,  # the last hash known before this check
-    "changed": False,
+    "changed": False,  # the hash differs from the last hash known
+    "changed_at": None,  # the check at which the hash last changed, carried forward
     "disappeared": False,
     "error": None,  # why there is no hash: http_404, robots_txt_disallowed, CannotResolveHostError ...
     "checked_at": None,

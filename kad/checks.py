@@ -3,9 +3,10 @@ insurer_policy spiders wrote to data/feeds/, loaded beside the curated rows they
 
 * ``bills`` comes from ``openstates.jsonl``; the table exists (empty) without the feed.
 * ``source_check.jsonl`` fills the check columns of ``sources`` (http_status, content_sha256,
-  final_url, checked_at, changed, disappeared, check_error); every state_laws, federal_rules,
-  insurer_policies and clinics row citing an address that changed or disappeared at the last
-  check gets ``needs_review = 1`` and a sentence in ``review_reasons`` saying which and why.
+  final_url, checked_at, changed, changed_at, disappeared, check_error); every state_laws,
+  federal_rules, insurer_policies and clinics row citing an address that now fails, or that
+  changed after the row was read (its ``retrieved_at``), gets ``needs_review = 1`` and a
+  sentence in ``review_reasons`` saying which and why.
 * ``insurer_policy.jsonl`` becomes ``policy_page_checks`` (what each policy page states); an
   insurer_policies row whose page states another number, title or date is flagged the same way.
 
@@ -42,7 +43,7 @@ POLICY_CHECK_COLUMNS = {
 # The columns source_check fills in `sources` (its other columns are in build_db.py).
 SOURCE_CHECK_COLUMNS = {
     "http_status": int, "content_sha256": str, "final_url": str, "checked_at": str,
-    "changed": int, "disappeared": int, "check_error": str,
+    "changed": int, "changed_at": str, "disappeared": int, "check_error": str,
 }
 
 
@@ -113,20 +114,24 @@ def add_review_columns(db):
             db[table].add_column("review_reasons", str, not_null_default="[]")
 
 
-def flag_rows(db, table, reasons_by_key, column="sources", listed=True):
+def flag_rows(db, table, reasons_by_key, column="sources", listed=True, since_by_key=None):
     """needs_review = 1 and the reasons added for every row of `table` whose `column` (a JSON
     array of keys such as `sources`, or one key when not `listed`) has a key in
-    `reasons_by_key`. Returns how many rows were flagged."""
+    `reasons_by_key`. A key with a date in `since_by_key` counts only for rows read
+    (`retrieved_at`) before that date: re-reading the row clears the flag. Returns how many rows
+    were flagged."""
     if not reasons_by_key:
         return 0
+    since_by_key = since_by_key or {}
     # Only the rows citing a flagged key are read: the table may hold 100k clinics.
     cites = (f"EXISTS (SELECT 1 FROM json_each({table}.{column}) WHERE value IN (SELECT value FROM json_each(:keys)))"
              if listed else f"{column} IN (SELECT value FROM json_each(:keys))")
-    matching = db.execute(f"SELECT rowid, {column}, review_reasons FROM {table} WHERE {cites}",
+    matching = db.execute(f"SELECT rowid, {column}, review_reasons, retrieved_at FROM {table} WHERE {cites}",
                           {"keys": json.dumps(list(reasons_by_key))}).fetchall()
     flagged = 0
-    for rowid, keys, existing in matching:
+    for rowid, keys, existing, read_at in matching:
         keys = json.loads(keys or "[]") if listed else [keys]
+        keys = [k for k in keys if not (since_by_key.get(k) and read_at and read_at >= since_by_key[k])]
         reasons = list(dict.fromkeys(r for key in keys for r in reasons_by_key.get(key, ())))
         if not reasons:
             continue
@@ -245,12 +250,17 @@ def _source_check_problem(record):
     return None
 
 
+def _changed_at(record):
+    """When the address's text last changed: the spider carries it forward from check to check."""
+    return record.get("changed_at") or (record.get("checked_at") if record.get("changed") else None)
+
+
 def _source_reason(record):
     when = record.get("checked_at") or "the last check"
     if record.get("disappeared"):
         why = f"HTTP {record['http_status']}" if record.get("http_status") else (record.get("error") or "no answer")
         return f"A cited source stopped answering ({why}) at the check of {when}: {record['url']}"
-    return f"A cited source's text changed before the check of {when}: {record['url']}"
+    return f"A cited source's text changed before the check of {_changed_at(record)}: {record['url']}"
 
 
 def apply_source_checks(db, path, report):
@@ -262,15 +272,18 @@ def apply_source_checks(db, path, report):
     for url, record in latest.items():
         updated += db.execute(
             "UPDATE sources SET http_status = ?, content_sha256 = ?, final_url = ?, checked_at = ?, "
-            "changed = ?, disappeared = ?, check_error = ? WHERE url = ?",
+            "changed = ?, changed_at = ?, disappeared = ?, check_error = ? WHERE url = ?",
             [record.get("http_status"), record.get("content_sha256"), record.get("final_url"),
-             record.get("checked_at"), int(bool(record.get("changed"))),
+             record.get("checked_at"), int(bool(record.get("changed"))), _changed_at(record),
              int(bool(record.get("disappeared"))), record.get("error"), url]).rowcount
     db.conn.commit()
     reasons = {url: [_source_reason(record)] for url, record in latest.items()
-               if record.get("changed") or record.get("disappeared")}
+               if _changed_at(record) or record.get("disappeared")}
+    # A changed text flags the rows read before the change until a person re-reads them (and
+    # updates their retrieved_at); an address that stopped answering flags them while it fails.
+    since = {url: _changed_at(record) for url, record in latest.items() if not record.get("disappeared")}
     for table in FLAGGED_TABLES:
-        flag_rows(db, table, reasons)
+        flag_rows(db, table, reasons, since_by_key=since)
     return read, updated
 
 

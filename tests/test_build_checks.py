@@ -221,3 +221,21 @@ def test_rebuild_gives_the_same_flags(run, tmp_path):
     again = build(tmp_path, feeds=FEEDS)
     sql = "SELECT id, needs_review, review_reasons FROM state_laws ORDER BY id"
     assert query(again, sql) == query(run, sql)
+
+
+# -- a change stays flagged until the row is re-read -------------------------------------------
+
+def flagged_clinics(tmp_path, clinic_read_at, check_record):
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("Cited", sources=[QUIET_URL], retrieved_at=clinic_read_at)],
+                                 "source_check": [check_record]})
+    return query(run, "SELECT needs_review FROM clinics")[0]["needs_review"]
+
+
+def test_change_seen_at_an_earlier_check_still_flags_a_row_read_before_it(tmp_path):
+    record = check(QUIET_URL, changed=False, changed_at="2026-11-24T08:00:00Z")
+    assert flagged_clinics(tmp_path, "2026-11-20T00:00:00+00:00", record) == 1
+
+
+def test_row_re_read_after_the_change_is_not_flagged(tmp_path):
+    record = check(QUIET_URL, changed=False, changed_at="2026-11-24T08:00:00Z")
+    assert flagged_clinics(tmp_path, "2026-11-25T00:00:00+00:00", record) == 0

@@ -67,7 +67,8 @@ def make_spider(urls, previous=()):
 
 URLS = [BASE + path for path in ("same", "changed", "gone", "new", "gone-again")]
 PREVIOUS = [
-    {"url": BASE + "same", "http_status": 200, "content_sha256": digest("page.html")},
+    {"url": BASE + "same", "http_status": 200, "content_sha256": digest("page.html"),
+     "changed_at": "2026-11-01T00:00:00+00:00"},
     {"url": BASE + "changed", "http_status": 200, "content_sha256": digest("page.html")},
     {"url": BASE + "gone", "http_status": 200, "content_sha256": digest("page.html")},
     {"url": BASE + "gone-again", "http_status": 404, "content_sha256": None, "previous_sha256": digest("page.html")},
@@ -94,6 +95,18 @@ def test_same_text_previous_hash():
 
 def test_changed_text_changed():
     assert changed["changed"] is True
+
+
+def test_changed_text_records_when():
+    assert changed["changed_at"] == changed["checked_at"]
+
+
+def test_earlier_change_date_is_carried_forward():
+    assert same["changed_at"] == "2026-11-01T00:00:00+00:00"
+
+
+def test_never_changed_has_no_change_date():
+    assert new["changed_at"] is None
 
 
 def test_changed_text_hash():

@@ -10,20 +10,21 @@ the HTTP status, the final URL after redirects and the SHA-256 of the content: o
 normalised visible text for HTML (scripts, styles, forms, navigation and markup left out, so a
 rotating token or a new ad does not count as a change), of the bytes for PDFs and everything
 else. It compares with the previous check, read at the start from
-``<FEED_DIR>/source_check.jsonl``: ``changed`` when the hash differs from the last hash known,
+``<FEED_DIR>/source_check.jsonl``: ``changed`` when the hash differs from the last hash known
+(and ``changed_at``, the check that last saw a change, carried forward from check to check),
 ``disappeared`` when the address now fails (4xx/5xx, DNS, refused, timeout) after an earlier
 check had read it. An address that fails still yields a record (from the errback) with the
 reason in ``error``; an address robots.txt forbids is not fetched and says
 ``error = "robots_txt_disallowed"``, keeping the last known hash as ``previous_sha256``.
-The build (kad/checks.py) writes the results into ``sources`` and flags every row citing a
-changed or vanished address for review.
+The build (kad/checks.py) writes the results into ``sources`` and flags for review every row
+citing a vanished address, and every row read (``retrieved_at``) before its source last changed,
+until a person re-reads it and updates that date.
 
 How politely: robots.txt obeyed, the project's user agent, one request at a time per site with a
 delay of about 1.5 s stretched by AutoThrottle (crawlers/settings.py); each address once (plus
 robots.txt and redirects), about 860 addresses on about 590 sites.
 
-How often: weekly (``make crawl SPIDER=source_check``). A change is flagged by the check that
-first sees it, so each weekly build shows what changed that week.
+How often: weekly (``make crawl SPIDER=source_check``).
 
 Stats: ``source_check/urls``, ``/ok``, ``/changed``, ``/disappeared``, ``/first_check`` (no
 previous record), ``/redirected``, ``/hashed/text`` or ``/hashed/bytes``, ``/failed/<reason>``,
@@ -39,7 +40,7 @@ from kad.checks import cited_urls
 
 from crawlers.feedguard import feed_dir
 from crawlers.fetch import content_sha256, failure_outcome
-from crawlers.items import SOURCE_CHECK, new_record
+from crawlers.items import SOURCE_CHECK, new_record, utc_now
 
 
 def read_previous(path):
@@ -116,6 +117,7 @@ class SourceCheckSpider(scrapy.Spider):
     def record(self, url, final_url, http_status, content_sha256=None, error=None, unreachable=False):
         """The record of one address, compared with its previous check."""
         self.answered.add(url)
+        checked_at = utc_now()
         previous = self.previous.get(url)
         if previous is None:
             self.count("first_check")
@@ -126,12 +128,16 @@ class SourceCheckSpider(scrapy.Spider):
             was_read = baseline is not None or (isinstance(status, int) and status < 400)
         changed = bool(content_sha256 and baseline and content_sha256 != baseline)
         disappeared = unreachable and was_read
+        # When the text last changed, carried forward, so a row read before it stays flagged
+        # until someone re-reads it, however many checks run in between.
+        changed_at = checked_at if changed else (previous or {}).get("changed_at")
         for flag, value in (("ok", content_sha256 is not None), ("changed", changed), ("disappeared", disappeared)):
             if value:
                 self.count(flag)
         return new_record(SOURCE_CHECK, url=url, final_url=final_url, http_status=http_status,
                           content_sha256=content_sha256, previous_sha256=baseline, changed=changed,
-                          disappeared=disappeared, error=error, sources=[url])
+                          changed_at=changed_at, disappeared=disappeared, error=error,
+                          checked_at=checked_at, sources=[url])
 
     def closed(self, reason):
         unanswered = [url for url in self.urls if url not in self.answered | self.invalid]
