@@ -51,12 +51,13 @@ SOURCE_CHECK_COLUMNS = {
 
 def cited_urls(curated=CURATED):
     """Every address cited by the curated rows (state laws, federal rules, insurer policies,
-    states, the clinic seed), each once, sorted."""
+    states, insurers, the clinic seed), each once, sorted."""
     rows = []
     for path in sorted((curated / "state_laws").glob("*.yml")):
         rows.extend((_yaml(path) or {}).get("rows") or [])
     for name in ("federal_rules.yml", "insurer_policies.yml", "states.yml"):
         rows.extend(_yaml(curated / name) or [])
+    rows.extend((_yaml(curated / "insurers.yml") or {}).get("insurers") or [])
     urls = {url for row in rows for url in row.get("sources") or []}
     seed = curated / "clinics_seed.jsonl"
     if seed.exists():

@@ -32,12 +32,15 @@ def _yaml(path):
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def load_reference(db, record_source=None):
-    """Vocabulary tables and the 51 jurisdictions (whose sources go to `record_source`)."""
+def load_reference(db, record_source):
+    """Vocabulary tables and the 51 jurisdictions (their cited pages go to `record_source`)."""
     for table, vocabulary in (("treatments", vocab.treatments()), ("conditions", vocab.conditions()),
                               ("insurers", vocab.insurers())):
         db[table].insert_all(({**entry, "aliases": entry.get("aliases", [])}
                               for entry in vocabulary.entries.values()), pk="id", alter=True)
+    for entry in vocab.insurers().entries.values():
+        for url in entry.get("sources", []):
+            record_source(url, "insurer_reference", "curated", entry.get("retrieved_at"))
     curated = {row["code"]: row for row in _yaml(CURATED / "states.yml") or []}
     db["states"].create({"code": str, "name": str, "fips": str, "insurance_department": str,
                          "insurance_department_url": str, "consumer_assistance_url": str,
@@ -49,7 +52,7 @@ def load_reference(db, record_source=None):
                                                       "consumer_assistance_url", "note", "retrieved_at")},
          "sources": curated.get(code, {}).get("sources", [])}
         for code, state in sorted(normalise.JURISDICTIONS.items()))
-    for row in curated.values() if record_source else ():
+    for row in curated.values():
         for url in row.get("sources") or []:
             record_source(url, "state_agency", "curated", row.get("retrieved_at"))
 
