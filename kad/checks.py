@@ -29,7 +29,7 @@ BILL_STATUSES = ("introduced", "in_committee", "passed_one_chamber", "passed_leg
                  "vetoed", "failed", "withdrawn", "unknown")
 # The fields insurer_policy compares, as named in its `differs` lists.
 POLICY_PAGE_FIELDS = ("policy_id", "title", "effective_date", "last_reviewed")
-FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "clinics")
+FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "clinics", "states")
 BILL_COLUMNS = {
     "id": str, "state": str, "session": str, "identifier": str, "title": str, "status": str,
     "latest_action": str, "latest_action_date": str, "subjects": str, "matched_terms": str,

@@ -45,7 +45,7 @@ def load_reference(db, record_source):
     db["states"].create({"code": str, "name": str, "fips": str, "insurance_department": str,
                          "insurance_department_url": str, "consumer_assistance_url": str,
                          "external_review": str, "clinic_count": int, "note": str, "sources": str,
-                         "retrieved_at": str}, pk="code")
+                         "retrieved_at": str, "needs_review": int}, pk="code", defaults={"needs_review": 0})
     db["states"].insert_all(
         {"code": code, "name": state.name, "fips": state.fips,
          **{k: curated.get(code, {}).get(k) for k in ("insurance_department", "insurance_department_url",

@@ -239,3 +239,10 @@ def test_change_seen_at_an_earlier_check_still_flags_a_row_read_before_it(tmp_pa
 def test_row_re_read_after_the_change_is_not_flagged(tmp_path):
     record = check(QUIET_URL, changed=False, changed_at="2026-11-24T08:00:00Z")
     assert flagged_clinics(tmp_path, "2026-11-25T00:00:00+00:00", record) == 0
+
+
+def test_changed_agency_page_flags_the_state(tmp_path):
+    texas = next(row for row in yaml.safe_load((CURATED / "states.yml").read_text()) if row["code"] == "TX")
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("Any")],
+                                 "source_check": [check(texas["sources"][0], changed=True)]})
+    assert query(run, "SELECT needs_review FROM states WHERE code = 'TX'")[0]["needs_review"] == 1
