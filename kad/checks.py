@@ -18,7 +18,6 @@ below, so that the crawl and the build agree on them.
 """
 
 import json
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -73,12 +72,6 @@ def _yaml(path):
 
 # -- reading a feed ------------------------------------------------------------------------------
 
-def is_web_address(url):
-    """An absolute http(s) address with a host."""
-    parts = urlsplit(url) if isinstance(url, str) else None
-    return bool(parts and parts.scheme in ("http", "https") and parts.hostname)
-
-
 def _string_list(value):
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -101,7 +94,7 @@ def good_lines(path, report, problem_of, drop_reason):
 
 def _sources_problem(record):
     sources = record.get("sources")
-    if not _string_list(sources) or not any(is_web_address(url) for url in sources):
+    if not _string_list(sources) or not any(normalise.is_web_address(url) for url in sources):
         return "no http(s) source address"
     return None
 
@@ -175,7 +168,7 @@ def load_bills(db, path, report, record_source):
         row = {key: record.get(key) for key in BILL_COLUMNS}
         row.update(state=normalise.state_code(record["state"]), status=status,
                    subjects=record.get("subjects") or [], matched_terms=record.get("matched_terms") or [],
-                   sources=[url for url in record["sources"] if is_web_address(url)])
+                   sources=[url for url in record["sources"] if normalise.is_web_address(url)])
         for url in row["sources"]:
             record_source(url, "legislative_api", "openstates", row.get("retrieved_at"))
         rows[row["id"]] = row
@@ -223,7 +216,7 @@ def load_policy_checks(db, path, report, record_source):
             continue
         row = {key: record.get(key) for key in POLICY_CHECK_COLUMNS}
         row["differs"] = record.get("differs") or []
-        row["sources"] = [url for url in record["sources"] if is_web_address(url)]
+        row["sources"] = [url for url in record["sources"] if normalise.is_web_address(url)]
         for url in row["sources"]:
             record_source(url, "insurer_policy", "insurer_policy", row.get("retrieved_at"))
         rows[row["policy_row"]] = row
@@ -237,7 +230,7 @@ def load_policy_checks(db, path, report, record_source):
 # -- source checks -------------------------------------------------------------------------------
 
 def _source_check_problem(record):
-    if not is_web_address(record.get("url")):
+    if not normalise.is_web_address(record.get("url")):
         return "url is not an http(s) address"
     status = record.get("http_status")
     if status is not None and not (isinstance(status, int) and 100 <= status <= 599):

@@ -94,7 +94,7 @@ def clean_record(record, where, report):
     if not record["state"]:
         report.problem(where, "dropped: no state", "missing_state")
         return None
-    sources = [url for url in record.get("sources") or [] if _is_web_address(url)]
+    sources = [url for url in record.get("sources") or [] if normalise.is_web_address(url)]
     if not sources:
         report.problem(where, "dropped: no http(s) source address", "missing_sources")
         return None
@@ -124,13 +124,6 @@ def clean_record(record, where, report):
             record[key] = None
     _map_vocabularies(record, where, report)
     return record
-
-
-def _is_web_address(url):
-    try:
-        return bool(normalise.website(url)) and "://" in url
-    except (ValueError, TypeError):
-        return False
 
 
 def _check_coordinates(record, where, report):

@@ -74,6 +74,12 @@ def website(value):
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
 
+def is_web_address(url):
+    """An absolute http(s) address with a host: what a `sources` entry must be."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    return bool(parts and parts.scheme in ("http", "https") and parts.hostname)
+
+
 def postal_code(value):
     """'78701-1234' -> '78701'; a ZIP code that does not exist is refused."""
     text = clean_text(value)

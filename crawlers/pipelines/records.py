@@ -9,7 +9,8 @@ record is dropped with a counted reason (``pipeline/dropped/missing_url``,
 (``pipeline/cleaned/status_invalid``)."""
 
 from kad import normalise
-from kad.checks import BILL_STATUSES, is_web_address
+from kad.checks import BILL_STATUSES
+from kad.normalise import is_web_address
 from kad.normalise import clean_text
 
 from crawlers.items import BILL, ITEM_FIELDS, POLICY_PAGE, SOURCE_CHECK, item_kind
