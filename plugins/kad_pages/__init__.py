@@ -1,7 +1,10 @@
-"""The patient-facing pages of the Ketamine Access Directory (issue 4).
+"""The patient-facing pages of the Ketamine Access Directory.
 
-plugins/patient_pages.py registers these with Datasette; the package itself is plain Python:
-`words` (plain-language labels and the template filters that keep scraped text safe), `data`
-(what each page shows, as JSON-ready dicts read from the database) and `views` (HTML and JSON
-responses). Static files (stylesheet, map script) live in `static/` and are served by the plugin.
+plugins/patient_pages.py registers these with Datasette; the package itself is plain Python, one
+module per page, each building the JSON-ready dict its template renders (and its `.json` twin
+returns): `search`, `clinic`, `state` (/states and /state/XX) and `checklist`. What several pages
+share: `common` (database, queries, addresses), `cards` (a clinic as lists show it), `laws` and
+`policies` (rule and policy rows as pages show them), `words` (plain-language labels and the
+template filters that keep scraped text safe). `views` turns the dicts into HTML or JSON
+responses; static files (stylesheet, map script) live in `static/`.
 """

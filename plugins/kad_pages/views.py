@@ -4,7 +4,7 @@ from pathlib import Path
 
 from datasette.utils.asgi import Response
 
-from . import data
+from . import checklist, clinic, common, search, state
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -24,7 +24,7 @@ def _helpers(datasette):
         "home": str(datasette.urls.path("/")),
         "states": str(datasette.urls.path("/states")),
         "checklist": str(datasette.urls.path("/checklist")),
-        "data": str(datasette.urls.database(data.database(datasette).name)),
+        "data": str(datasette.urls.database(common.database(datasette).name)),
     }
 
 
@@ -33,10 +33,10 @@ async def _respond(datasette, request, template, build):
     try:
         page = await build()
         status = 200
-    except data.NotFound as error:
+    except common.NotFound as error:
         page, status, template = {"page": "not_found", "title": "Not found", "error": str(error),
                                   "links": {}}, 404, "kad_error.html"
-    except data.Misconfigured as error:
+    except common.Misconfigured as error:
         page, status, template = {"page": "error", "title": "This page is not set up",
                                   "error": str(error), "links": {}}, 500, "kad_error.html"
     if as_json:
@@ -46,26 +46,26 @@ async def _respond(datasette, request, template, build):
 
 
 async def search_view(datasette, request):
-    return await _respond(datasette, request, "kad_search.html", lambda: data.search(datasette, request.args))
+    return await _respond(datasette, request, "kad_search.html", lambda: search.search(datasette, request.args))
 
 
 async def clinic_view(datasette, request):
-    clinic_id = data.clinic_id_from_path(request.url_vars["prefix"], request.url_vars["rest"])
+    clinic_id = common.clinic_id_from_path(request.url_vars["prefix"], request.url_vars["rest"])
     return await _respond(datasette, request, "kad_clinic.html",
-                          lambda: data.clinic(datasette, clinic_id, request.args))
+                          lambda: clinic.clinic(datasette, clinic_id, request.args))
 
 
 async def states_view(datasette, request):
-    return await _respond(datasette, request, "kad_states.html", lambda: data.states_index(datasette))
+    return await _respond(datasette, request, "kad_states.html", lambda: state.states_index(datasette))
 
 
 async def state_view(datasette, request):
     return await _respond(datasette, request, "kad_state.html",
-                          lambda: data.state(datasette, request.url_vars["code"]))
+                          lambda: state.state(datasette, request.url_vars["code"]))
 
 
 async def checklist_view(datasette, request):
-    return await _respond(datasette, request, "kad_checklist.html", lambda: data.checklist(datasette, request.args))
+    return await _respond(datasette, request, "kad_checklist.html", lambda: checklist.checklist(datasette, request.args))
 
 
 async def static_view(request):

@@ -1,0 +1,149 @@
+"""The coverage checklist (/checklist): what a prior-authorization request needs, the insurer's
+criteria, appeal deadlines, where to get help and typical prices, for one state, insurer and
+condition."""
+
+import statistics
+
+from . import words
+from .common import SELF_PAY, Links, database, fetch, vocabularies
+from .laws import law_entry, laws_of, state_contacts, topics_of
+from .policies import policy_entry, policy_rows
+
+CHECKLIST_TREATMENTS = ("iv_ketamine", "esketamine_spravato")
+APPEAL_TOPICS = ("internal_appeal_deadline_days", "external_review_process",
+                 "external_review_deadline_days", "expedited_review_hours")
+# Broader conditions whose policy rows also speak to a narrower one (the narrower is a kind of the
+# broader by the vocabulary's own definitions): shown beside "no policy for your condition".
+BROADER_CONDITIONS = {"treatment_resistant_depression": ("depression",), "postpartum_depression": ("depression",),
+                      "crps": ("chronic_pain", "neuropathic_pain"), "fibromyalgia": ("chronic_pain",),
+                      "neuropathic_pain": ("chronic_pain",)}
+PRICE_COLUMNS = (("price_initial_usd", "A first infusion"), ("price_series_usd", "A whole series"))
+
+
+def _stats(values):
+    numbers = sorted(v for v in values if words.number(v) is not None)
+    if not numbers:
+        return {"count": 0}
+    median = statistics.median(numbers)
+    return {"count": len(numbers), "median": median, "min": numbers[0], "max": numbers[-1],
+            "median_text": words.money(round(median, 2)), "min_text": words.money(numbers[0]),
+            "max_text": words.money(numbers[-1])}
+
+
+async def _price_stats(db, state):
+    prices = []
+    for column, label in PRICE_COLUMNS:
+        where = f"{column} is not null and coalesce(reported_closed, 0) = 0"
+        state_rows = await fetch(db, f"select {column} as usd, retrieved_at from clinics where state = :state and {where}",
+                                 {"state": state})
+        national_rows = await fetch(db, f"select {column} as usd, retrieved_at from clinics where {where}")
+        entry = {"column": column, "label": label,
+                 "state": _stats([r["usd"] for r in state_rows]),
+                 "national": _stats([r["usd"] for r in national_rows])}
+        entry["scope"] = "state" if entry["state"]["count"] >= 3 else "national"
+        used = state_rows if entry["scope"] == "state" else national_rows
+        dates = sorted(r["retrieved_at"] for r in used if r["retrieved_at"])
+        entry["dates"] = {"oldest": words.nice_date(dates[0]), "newest": words.nice_date(dates[-1])} if dates else None
+        prices.append(entry)
+    series = await fetch(db, "select series_count from clinics where series_count is not null and price_series_usd is not null")
+    counts = sorted(r["series_count"] for r in series if words.number(r["series_count"]))
+    return prices, (statistics.median(counts) if counts else None)
+
+
+async def checklist(datasette, args):
+    db = database(datasette)
+    links = Links(datasette, db)
+    vocab = await vocabularies(db)
+    state_code = (args.get("state") or "").strip().upper()
+    state_row = next((s for s in vocab["states"] if s["code"] == state_code), None)
+    insurer = (args.get("insurer") or "").strip()
+    insurer_row = next((i for i in vocab["insurers"] if i["id"] == insurer), None)
+    condition = (args.get("condition") or "").strip()
+    condition_row = next((c for c in vocab["conditions"] if c["id"] == condition), None)
+    errors = []
+    for given, found, what in ((state_code, state_row, "state"), (condition, condition_row, "condition")):
+        if given and not found:
+            errors.append(f"We do not know the {what} \u201c{given}\u201d.")
+    if insurer and insurer != SELF_PAY and not insurer_row:
+        errors.append(f"We do not know the insurer \u201c{insurer}\u201d.")
+    self_pay = insurer == SELF_PAY
+    complete = bool(state_row and condition_row and (insurer_row or self_pay))
+    page = {
+        "page": "checklist",
+        "title": "Coverage checklist",
+        "query": {"state": state_row["code"] if state_row else "", "insurer": insurer if (insurer_row or self_pay) else "",
+                  "condition": condition if condition_row else ""},
+        "complete": complete, "errors": errors,
+        "choices": {"states": vocab["states"], "insurers": vocab["insurers"], "conditions": vocab["conditions"]},
+        "prepared_on": words.today_iso(), "prepared_text": words.nice_date(words.today_iso()),
+        "links": {},
+    }
+    page["links"]["page"] = links.path("/checklist", **page["query"])
+    page["links"]["json"] = links.json(page["links"]["page"])
+    page["links"]["data_home"] = links.data_home()
+    if not complete:
+        return page
+
+    code = state_row["code"]
+    st = (await fetch(db, "select * from states where code = :code", {"code": code}))[0]
+    topic_meta = await topics_of(db)
+    conditions = {c["id"]: c["name"] for c in vocab["conditions"]}
+    treatments = vocab["treatments"]
+    page["state"] = {"code": code, "name": st["name"], "url": links.path(f"/state/{code}")}
+    page["insurer"] = {"id": insurer, "name": insurer_row["name"] if insurer_row else "Paying yourself",
+                       "self_pay": self_pay}
+    page["condition"] = {"id": condition, "name": condition_row["name"]}
+    page["title"] = f"Coverage checklist: {page['insurer']['name']}, {condition_row['name']}, {st['name']}"
+
+    # The insurer's criteria, per treatment: rows for this condition first, then its other rows.
+    policies = []
+    if insurer_row:
+        rows = await policy_rows(db, insurer, CHECKLIST_TREATMENTS, code)
+        for treatment in CHECKLIST_TREATMENTS:
+            mine = [policy_entry(r, conditions, treatments) for r in rows if r["treatment"] == treatment]
+            policies.append({
+                "treatment": treatment, "treatment_name": treatments.get(treatment, treatment),
+                "description": None,
+                "for_condition": [p for p in mine if p["condition"] == condition],
+                "broader_conditions": [p for p in mine if p["condition"] in BROADER_CONDITIONS.get(condition, ())],
+                "other_conditions": [p for p in mine if p["condition"] != condition
+                                     and p["condition"] not in BROADER_CONDITIONS.get(condition, ())],
+            })
+        descriptions = {t["id"]: t["description"] for t in await fetch(db, "select id, description from treatments")}
+        for p in policies:
+            p["description"] = descriptions.get(p["treatment"])
+    page["policies"] = policies
+    page["policy_criteria"] = [
+        {"treatment_name": p["treatment_name"], "market_text": entry["market_text"], "criteria": entry["criteria"],
+         "policy_title": entry["policy_title"], "policy_id": entry["policy_id"]}
+        for p in policies for entry in p["for_condition"]
+        if entry["criteria"] and entry["coverage"] in ("covered", "covered_with_criteria")]
+
+    laws = await laws_of(db, code)
+    us_laws = await laws_of(db, "US")
+    deadlines = []
+    for topic in APPEAL_TOPICS:
+        own = laws.get(topic)
+        use_federal = own is None or words.is_unknown(own.get("value"))
+        chosen = us_laws.get(topic) if use_federal else own
+        entry = law_entry(topic, chosen, topic_meta)
+        entry["federal_fallback"] = use_federal and chosen is not None
+        entry["state_entry"] = law_entry(topic, own, topic_meta) if use_federal else None
+        deadlines.append(entry)
+    page["deadlines"] = deadlines
+    page["federal_process"] = law_entry("external_review_process", us_laws.get("external_review_process"), topic_meta) \
+        if us_laws.get("external_review_process") else None
+    page["help"] = state_contacts(st, links)
+    prices, series_count = await _price_stats(db, code)
+    page["prices"] = prices
+    page["typical_series_count"] = series_count
+    page["links"]["state"] = page["state"]["url"]
+    page["links"]["search"] = links.path("/", state=code, insurer=insurer, condition=condition)
+    page["links"]["datasette_policies_json"] = (
+        links.table("insurer_policies", fmt="json", insurer_id=insurer, _shape="objects") if insurer_row else None)
+    page["links"]["datasette_laws_json"] = links.table("state_laws", fmt="json", state=code, _shape="objects")
+    page["links"]["datasette_prices_sql"] = links.sql(
+        "select state, count(price_initial_usd) as initial_prices, min(price_initial_usd), max(price_initial_usd), "
+        "count(price_series_usd) as series_prices, min(price_series_usd), max(price_series_usd) "
+        "from clinics group by state order by state")
+    return page

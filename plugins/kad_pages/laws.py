@@ -1,0 +1,56 @@
+"""State and federal rules as the state page and the checklist show them, and a state's contacts."""
+
+from . import words
+from .common import fetch, source_links
+
+
+def law_entry(topic, row, topic_meta):
+    meta = topic_meta.get(topic, {})
+    value = row.get("value") if row else None
+    return {
+        "topic": topic, "title": words.topic_title(topic), "question": meta.get("question"),
+        "found": row is not None,
+        "value": value, "value_text": words.law_value(topic, value), "unknown": words.is_unknown(value),
+        "summary": row.get("summary") if row else None,
+        "citation": row.get("citation") if row else None,
+        "effective_date": row.get("effective_date") if row else None,
+        "effective_text": words.nice_date(row.get("effective_date")) if row else "",
+        "verified": bool(row and row.get("verified")),
+        "needs_review": bool(row and row.get("needs_review")),
+        "sources": source_links(row.get("sources")) if row else [],
+        "retrieved_at": row.get("retrieved_at") if row else None,
+        "retrieved_text": words.nice_date(row.get("retrieved_at")) if row else "",
+        "note": row.get("note") if row else None,
+        "review_reasons": [str(r) for r in words.json_list(row.get("review_reasons"))] if row else [],
+        "searched": meta.get("searched"),
+        "state": row.get("state") if row else None,
+    }
+
+
+async def topics_of(db):
+    if not await db.table_exists("state_law_topics"):
+        return {}
+    return {t["topic"]: t for t in await fetch(db, "select * from state_law_topics")}
+
+
+async def laws_of(db, state):
+    return {r["topic"]: r for r in await fetch(db, "select * from state_laws where state = :state order by id",
+                                               {"state": state})}
+
+
+
+def state_contacts(st, links):
+    return {
+        "insurance_department": st.get("insurance_department"),
+        "insurance_department_url": st.get("insurance_department_url"),
+        "insurance_department_link": words.safe_url(st.get("insurance_department_url")),
+        "consumer_assistance_url": st.get("consumer_assistance_url"),
+        "consumer_assistance_link": words.safe_url(st.get("consumer_assistance_url")),
+        "external_review": st.get("external_review"),
+        "external_review_text": words.law_value("external_review_process", st.get("external_review")),
+        "sources": source_links(st.get("sources")),
+        "retrieved_at": st.get("retrieved_at"), "retrieved_text": words.nice_date(st.get("retrieved_at")),
+        "known": bool(st.get("insurance_department") or st.get("insurance_department_url")
+                      or st.get("consumer_assistance_url")),
+        "datasette_json": links.row("states", st["code"], fmt="json"),
+    }
