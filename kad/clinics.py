@@ -31,6 +31,10 @@ _NORMALISERS = {
 # Source ranks: hand-checked data first, then the clinic's own site, then registries.
 SOURCE_RANK = {"curated": 0, "clinic_site": 1, "nppes": 2}
 EVIDENCE = {"curated": "curated", "clinic_site": "clinic_website"}
+# Each programme flag and the insurer it names; the insurer's `kind` groups the plans that belong
+# to the programme (a state's Medicaid plans are all of kind medicaid).
+PROGRAMME_INSURERS = {"accepts_medicare": "medicare", "accepts_medicaid": "medicaid",
+                      "accepts_tricare": "tricare", "va_community_care": "va-community-care"}
 
 
 @dataclass
@@ -196,7 +200,6 @@ def merge_group(records):
         row[key] = stated[0] if stated else "unknown"
     for key in ARRAY_FIELDS:
         row[key] = list(dict.fromkeys(v for r in records for v in r[key]))
-    row["insurers"] = [vocab.insurers().name(i) for i in row["insurers"]]
     row["unmapped_insurers"] = sorted({n for r in records for n in r["unmapped"].get("insurers", [])})
     row["reported_closed"] = int(any(r.get("reported_closed") for r in records))
     row["sources"] = list(dict.fromkeys(u for r in records for u in r["sources"]))
@@ -204,17 +207,48 @@ def merge_group(records):
     dates = sorted(r["retrieved_at"] for r in records if r.get("retrieved_at"))
     row["retrieved_at"] = dates[-1] if dates else None
     row["first_seen"], row["last_seen"] = (dates[0], dates[-1]) if dates else (None, None)
+    links = insurer_links(row, records, conflicts)
+    row["insurers"] = [vocab.insurers().name(i) for i in links]
     row["conflicts"] = conflicts
     row["needs_review"] = int(bool(conflicts) or any(r.get("needs_review") for r in records))
+    return row, list(links.values())
+
+
+def insurer_links(row, records, conflicts):
+    """Every insurer the clinic says it takes, as {insurer id: clinic_insurers row}: the insurers
+    it lists, and the programmes its flags name (accepts_medicare, accepts_tricare, ...). A flag
+    and a listed insurer of the programme's kind say the same thing, so each completes the other:
+    "TRICARE" in a list sets accepts_tricare, and accepts_tricare adds TRICARE. A flag saying no
+    beside a listed insurer of that kind is a disagreement, kept as a conflict. The search, the
+    near-ZIP query, the clinic page and the API all read these links, so they cannot disagree."""
     links = {}
+
+    def link(insurer_id, record):
+        links.setdefault(insurer_id, {
+            "clinic_id": row["id"], "insurer_id": insurer_id,
+            "evidence": EVIDENCE.get(record["fetched_by"], "clinic_website"),
+            "source_url": record["sources"][0], "retrieved_at": record.get("retrieved_at"),
+        })
+
     for record in records:
         for insurer_id in record["insurers"]:
-            links.setdefault(insurer_id, {
-                "clinic_id": row["id"], "insurer_id": insurer_id,
-                "evidence": EVIDENCE.get(record["fetched_by"], "clinic_website"),
-                "source_url": record["sources"][0], "retrieved_at": record.get("retrieved_at"),
-            })
-    return row, list(links.values())
+            link(insurer_id, record)
+    insurers = vocab.insurers()
+    for flag, programme in PROGRAMME_INSURERS.items():
+        kind = insurers.entries[programme]["kind"]
+        listed = [i for i in links if insurers.entries[i].get("kind") == kind]
+        stated = [r for r in records if r.get(flag) is not None]
+        if row[flag] is None and listed:
+            row[flag] = 1
+        elif row[flag] == 0 and listed:
+            conflicts.append({"field": flag, "values": [
+                {"value": 0, "sources": stated[0]["sources"]},
+                {"value": f"lists {', '.join(insurers.name(i) for i in listed)}",
+                 "sources": [links[i]["source_url"] for i in listed]}]})
+        if row[flag] == 1:
+            link(programme, stated[0] if stated and stated[0].get(flag) else
+                 next(r for r in records if set(listed) & set(r["insurers"])))
+    return links
 
 
 def _comparable(key, value):

@@ -99,6 +99,26 @@ def test_insurer_links_keep_their_evidence(tmp_path):
         ("cigna", "clinic_website", "https://synthetic.example/a")
 
 
+def test_a_programme_flag_is_an_insurer_link(tmp_path):
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("A", accepts_tricare=True)]})
+    link, = rows(run.db_path, "SELECT * FROM clinic_insurers")
+    assert (link["insurer_id"], link["evidence"], json.loads(clinics(run)["site:synthetic-a"]["insurers"])) == \
+        ("tricare", "clinic_website", ["TRICARE"])
+
+
+def test_a_listed_plan_of_a_programme_sets_its_flag(tmp_path):
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("A", insurers=["Health First Colorado"])]})
+    row = clinics(run)["site:synthetic-a"]
+    assert (row["accepts_medicaid"], json.loads(row["insurers"])) == \
+        (1, ["Health First Colorado (Colorado Medicaid)", "Medicaid"])
+
+
+def test_a_flag_saying_no_beside_a_listed_programme_is_a_conflict(tmp_path):
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("A", accepts_medicare=False, insurers=["Medicare"])]})
+    row = clinics(run)["site:synthetic-a"]
+    assert (row["needs_review"], [c["field"] for c in json.loads(row["conflicts"])]) == (1, ["accepts_medicare"])
+
+
 def test_array_columns_are_json_arrays_even_when_empty(tmp_path):
     run = build(tmp_path, feeds={"clinic_site": [synthetic("A", treatments=None, financing=None)]})
     row = clinics(run)["site:synthetic-a"]

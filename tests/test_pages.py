@@ -148,15 +148,16 @@ def test_no_match_widens_the_search(get):
     page = get("/search.json?zip=78701&insurer=humana").json()
     assert page["results"] == []
     widen = page["widen"]
-    assert [(r["miles"], r["count"]) for r in widen["radii"]] == [(250, 1)]
-    assert "miles=250" in widen["radii"][0]["url"]
-    assert widen["relax"][0]["filter"] == "insurer" and widen["relax"][0]["count"] >= 3
-    assert "insurer" not in widen["relax"][0]["url"]
+    any_insurer, farther = widen["options"]
+    assert (farther["miles"], farther["dropped"], farther["count"]) == (250, [], 1)
+    assert "miles=250" in farther["url"]
+    assert (any_insurer["miles"], any_insurer["dropped"]) == (25, ["insurer"]) and any_insurer["count"] >= 3
+    assert "insurer" not in any_insurer["url"]
     assert names(widen["nearest"]) == ["Synthetic D"] and 150 < widen["nearest"][0]["distance_miles"] < 250
     text = text_of(get("/?zip=78701&insurer=humana"))
     assert "No clinic matches this search within 25 miles" in text
     assert "Search within 250 miles (1 clinic)" in text
-    assert "Search with any insurer" in text
+    assert "Search within 25 miles with any insurer" in text
     assert "Nearest matching clinics outside 25 miles" in text and "Synthetic D" in text
 
 
@@ -164,7 +165,7 @@ def test_no_match_anywhere_still_says_so(get):
     text = text_of(get("/?zip=78701&insurer=tricare"))
     assert "No clinic matches this search" in text
     assert "No clinic in the directory matches these filters anywhere in the country" in text
-    assert "Search with any insurer" in text
+    assert "Search within 25 miles with any insurer" in text
 
 
 def test_clinics_without_coordinates_are_found_by_state(get):
@@ -186,7 +187,7 @@ def test_city_and_state_search(get):
 
 def test_unknown_city_falls_back_to_the_state(get):
     page = get("/search.json?city=Atlantis&state=TX").json()
-    assert page["mode"] == "state" and "could not find Atlantis" in page["notes"][0]
+    assert page["mode"] == "state" and "could not find \u201cAtlantis, TX\u201d" in page["notes"][0]
 
 
 @pytest.mark.parametrize("query, message", [

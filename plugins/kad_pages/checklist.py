@@ -5,7 +5,7 @@ condition."""
 import statistics
 
 from . import words
-from .common import SELF_PAY, Links, database, fetch, vocabularies
+from .common import SELF_PAY, Links, arg, database, fetch, vocabularies
 from .laws import law_entry, laws_of, state_contacts, topics_of
 from .policies import policy_entry, policy_rows
 
@@ -54,18 +54,18 @@ async def checklist(datasette, args):
     db = database(datasette)
     links = Links(datasette, db)
     vocab = await vocabularies(db)
-    state_code = (args.get("state") or "").strip().upper()
+    state_code = arg(args, "state").upper()
     state_row = next((s for s in vocab["states"] if s["code"] == state_code), None)
-    insurer = (args.get("insurer") or "").strip()
+    insurer = arg(args, "insurer")
     insurer_row = next((i for i in vocab["insurers"] if i["id"] == insurer), None)
-    condition = (args.get("condition") or "").strip()
+    condition = arg(args, "condition")
     condition_row = next((c for c in vocab["conditions"] if c["id"] == condition), None)
     errors = []
     for given, found, what in ((state_code, state_row, "state"), (condition, condition_row, "condition")):
         if given and not found:
-            errors.append(f"We do not know the {what} \u201c{given}\u201d.")
+            errors.append(f"We do not know the {what} {words.quoted(given)}.")
     if insurer and insurer != SELF_PAY and not insurer_row:
-        errors.append(f"We do not know the insurer \u201c{insurer}\u201d.")
+        errors.append(f"We do not know the insurer {words.quoted(insurer)}.")
     self_pay = insurer == SELF_PAY
     complete = bool(state_row and condition_row and (insurer_row or self_pay))
     page = {

@@ -3,7 +3,7 @@ disagreements between sources, and what a chosen insurer's policy says about its
 
 from . import words
 from .cards import clinic_cards, map_points
-from .common import SELF_PAY, Links, NotFound, database, fetch, source_links, vocabularies
+from .common import SELF_PAY, Links, NotFound, arg, database, fetch, source_links, vocabularies
 from .policies import policy_entry, policy_rows
 
 
@@ -17,10 +17,10 @@ async def clinic(datasette, clinic_id, args):
     links = Links(datasette, db)
     rows = await fetch(db, "select * from clinics where id = :id", {"id": clinic_id})
     if not rows:
-        raise NotFound(f"No clinic with the id {clinic_id!r}.")
+        raise NotFound(f"No clinic with the id {words.quoted(clinic_id)}.")
     row = rows[0]
     vocab = await vocabularies(db)
-    insurer = (args.get("insurer") or "").strip()
+    insurer = arg(args, "insurer")
     insurer_row = next((i for i in vocab["insurers"] if i["id"] == insurer), None)
     if insurer == SELF_PAY:
         insurer_row = None

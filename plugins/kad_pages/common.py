@@ -9,6 +9,12 @@ from . import words
 
 DATABASE = "ketamine"
 SELF_PAY = "self"  # the insurer choice "I pay myself"
+MAX_INPUT = 100  # longer than any real ZIP, city, state, insurer or condition value
+
+
+def arg(args, key):
+    """A query-string value, stripped and cut to MAX_INPUT characters ('' when absent)."""
+    return (args.get(key) or "").strip()[:MAX_INPUT]
 
 
 class NotFound(Exception):

@@ -5,14 +5,18 @@ Search reuses the `clinics_near_zip` canned query from metadata.yml (bounding bo
 NULL coordinates skipped) rather than a copy of its SQL.
 """
 
+from itertools import combinations
+
 from .cards import clinic_cards, map_points
-from .common import SELF_PAY, Links, Misconfigured, database, fetch, pick, vocabularies
+from . import words
+from .common import SELF_PAY, Links, Misconfigured, arg, database, fetch, pick, vocabularies
 
 NEAR_QUERY = "clinics_near_zip"
 DEFAULT_MILES = 25
 RADII = (10, 25, 50, 100, 250)
 MAX_MILES = 500
 WIDE_MILES = 3000  # "nearest clinics outside the radius" looks this far (the whole country)
+NEAR_LIMIT = 200  # the canned query returns at most this many clinics
 TREATMENT_CHOICES = (("", "Any treatment"), ("iv_ketamine", "IV ketamine"),
                      ("esketamine_spravato", "Spravato (esketamine)"))
 
@@ -56,7 +60,7 @@ async def search(datasette, args):
     state_codes = {s["code"] for s in vocab["states"]}
     errors, notes = [], []
 
-    raw = {k: (args.get(k) or "").strip() for k in ("zip", "city", "state", "miles", "insurer", "condition", "treatment")}
+    raw = {k: arg(args, k) for k in ("zip", "city", "state", "miles", "insurer", "condition", "treatment")}
     miles, miles_adjusted = _miles(raw["miles"] or DEFAULT_MILES)
     if miles_adjusted:
         notes.append(f"Distance set to {miles} miles (we search between 1 and {MAX_MILES}).")
@@ -64,18 +68,18 @@ async def search(datasette, args):
     if insurer and insurer != SELF_PAY and insurer not in insurer_ids:
         insurer = insurer_by_name.get(insurer.lower(), "")
         if not insurer:
-            errors.append(f"We do not know the insurer \u201c{raw['insurer']}\u201d, so we searched every insurer.")
+            errors.append(f"We do not know the insurer {words.quoted(raw['insurer'])}, so we searched every insurer.")
     condition = pick(raw["condition"], {c["id"] for c in vocab["conditions"]}) or ""
     if raw["condition"] and not condition:
-        errors.append(f"We do not know the condition \u201c{raw['condition']}\u201d, so we searched every condition.")
+        errors.append(f"We do not know the condition {words.quoted(raw['condition'])}, so we searched every condition.")
     treatment = pick(raw["treatment"], {t for t, _ in TREATMENT_CHOICES} | set(vocab["treatments"])) or ""
     state = raw["state"].upper()
     if state and state not in state_codes:
-        errors.append(f"\u201c{raw['state']}\u201d is not a US state code.")
+        errors.append(f"{words.quoted(raw['state'])} is not a US state code.")
         state = ""
     zip_code = raw["zip"]
     if zip_code and not (len(zip_code) == 5 and zip_code.isdigit()):
-        errors.append(f"\u201c{zip_code}\u201d is not a 5-digit ZIP code.")
+        errors.append(f"{words.quoted(zip_code)} is not a 5-digit ZIP code.")
         zip_code = ""
 
     query = {"zip": zip_code, "city": raw["city"], "state": state, "miles": miles, "insurer": insurer,
@@ -132,7 +136,7 @@ async def search(datasette, args):
         else:
             origin = await _city_origin(db, raw["city"], state)
             if origin is None:
-                notes.append(f"We could not find {raw['city']}, {state} in our ZIP code list, so here is every "
+                notes.append(f"We could not find {words.quoted(raw['city'] + ', ' + state)} in our ZIP code list, so here is every "
                              f"clinic we know in {names['state']}.")
     if origin:
         page["searched"], page["mode"] = True, "near"
@@ -144,7 +148,7 @@ async def search(datasette, args):
         await _search_near(datasette, db, links, page, origin, miles, filters, search_url)
     elif state and not raw["zip"]:
         page["searched"], page["mode"] = True, "state"
-        await _search_state(db, links, page, state, filters, search_url)
+        await _search_state(datasette, db, links, page, state, filters, search_url)
     return page
 
 
@@ -156,12 +160,8 @@ async def _city_origin(db, city, state):
     rows = await fetch(db, "select zip, city, state, latitude, longitude from zip_codes "
                            "where city = :city collate nocase and state = :state and latitude is not null",
                        {"city": city, "state": state})
-    if not rows:
-        return None
-    lat = sum(r["latitude"] for r in rows) / len(rows)
-    lon = sum(r["longitude"] for r in rows) / len(rows)
-    center = min(rows, key=lambda r: (r["latitude"] - lat) ** 2 + (r["longitude"] - lon) ** 2)
-    return {**center, "kind": "city"}
+    center = _middle(rows)
+    return {**center, "kind": "city"} if center else None
 
 
 async def _near(datasette, db, zip_code, miles, filters):
@@ -189,36 +189,79 @@ async def _search_near(datasette, db, links, page, origin, miles, filters, searc
     await _unmapped(db, links, page, origin["state"], filters)
 
 
+FILTER_LABELS = {"insurer": "any insurer", "condition": "any condition", "treatment": "any treatment"}
+MAX_WIDENINGS = 5
+
+
+def _relaxations(filters):
+    """Every way of dropping some of the active filters, fewest dropped first: () keeps them all."""
+    active = [key for key in FILTER_LABELS if filters.get(key)]
+    return [dropped for size in range(len(active) + 1) for dropped in combinations(active, size)]
+
+
+def _within(rows, radius):
+    return sum(1 for r in rows if r["distance_miles"] <= radius)
+
+
+def _no_better(option, earlier):
+    """Dropping more filters, no nearer, finding no more clinics: nothing gained over `earlier`."""
+    return (set(earlier["dropped"]) <= set(option["dropped"]) and earlier["miles"] <= option["miles"]
+            and earlier["count"] >= option["count"])
+
+
+def _widening(dropped, radius, count, search_url):
+    labels = [FILTER_LABELS[key] for key in dropped]
+    return {"miles": radius, "dropped": list(dropped), "count": count, "capped": count >= NEAR_LIMIT,
+            "label": f"within {radius} miles" + (" with " + " and ".join(labels) if labels else ""),
+            "url": search_url(miles=radius, **{key: "" for key in dropped})}
+
+
 async def _widen(datasette, db, links, page, origin, miles, filters, search_url):
-    """When nothing matches: larger radii that do find clinics, the same search with any insurer
-    (condition, treatment), and the nearest matching clinics outside the radius."""
-    wide = await _near(datasette, db, origin["zip"], WIDE_MILES, filters)
-    radii = []
-    seen = 0
-    for radius in RADII:
-        if radius <= miles:
-            continue
-        within = sum(1 for r in wide if r["distance_miles"] <= radius)
-        if within > seen:
-            radii.append({"miles": radius, "count": within, "url": search_url(miles=radius)})
-            seen = within
-        if len(radii) == 2:
-            break
-    relax = []
-    for key, label, empty in (("insurer", "any insurer", ""), ("condition", "any condition", ""),
-                              ("treatment", "any treatment", "")):
-        if filters.get(key):
-            found = await _near(datasette, db, origin["zip"], miles, {**filters, key: empty})
-            relax.append({"filter": key, "label": label, "count": len(found), "url": search_url(**{key: empty})})
+    """When nothing matches: for every way of relaxing the search (farther; dropping the insurer,
+    the condition or the treatment; or several at once) the nearest radius at which it finds a
+    clinic, with the count (options that find nothing are left out); the nearest matching clinics
+    in any direction; and matching clinics whose location we do not know, anywhere."""
+    radii = [miles, *(r for r in RADII if r > miles)]
+    options = []
+    for dropped in _relaxations(filters):
+        relaxed = {**filters, **{key: "" for key in dropped}}
+        found = await _near(datasette, db, origin["zip"], WIDE_MILES if not dropped else radii[-1], relaxed)
+        if not dropped:  # every filter kept: the next two radii that find more
+            wide, shown = found, 0
+            for radius in radii[1:]:
+                if _within(found, radius) > shown and len(options) < 2:
+                    shown = _within(found, radius)
+                    options.append(_widening(dropped, radius, shown, search_url))
+        else:  # some filters dropped: the nearest radius at which that finds a clinic
+            radius = next((r for r in radii if _within(found, r)), None)
+            if radius is not None:
+                options.append(_widening(dropped, radius, _within(found, radius), search_url))
+    options.sort(key=lambda o: (o["miles"], len(o["dropped"])))
+    options = [o for i, o in enumerate(options) if not any(_no_better(o, earlier) for earlier in options[:i])]
     nearest_rows = wide[:5]
     nearest = await clinic_cards(links, db, [r["id"] for r in nearest_rows],
                                  {r["id"]: r["distance_miles"] for r in nearest_rows}, page["query"]["insurer"])
-    return {"radii": radii, "relax": relax, "nearest": nearest,
+    return {"options": options[:MAX_WIDENINGS], "nearest": nearest,
+            "unmapped_elsewhere": await _unmapped_elsewhere(db, links, origin["state"], filters, search_url),
             "state_page": links.path(f"/state/{origin['state']}")}
 
 
+async def _unmapped_elsewhere(db, links, state, filters, search_url):
+    """States other than `state` with matching clinics that have no mapped location (so no distance)."""
+    rows = await fetch(db, f"""
+        select clinics.state as code, states.name, count(*) as count from clinics
+          join states on states.code = clinics.state
+        where clinics.state != :state and (clinics.latitude is null or clinics.longitude is null)
+          and coalesce(clinics.reported_closed, 0) = 0 {FILTERS_SQL}
+        group by clinics.state order by states.name""", {"state": state, **filters})
+    return [{**r, "url": search_url(zip="", city="", state=r["code"])} for r in rows]
+
+
 async def _filtered_state_ids(db, state, filters, mapped):
-    where = "latitude is not null and longitude is not null" if mapped else "(latitude is null or longitude is null)"
+    """Matching clinics in the state: with a mapped location (mapped=True), without one (False),
+    or either (None)."""
+    where = {True: "latitude is not null and longitude is not null", False: "(latitude is null or longitude is null)",
+             None: "1"}[mapped]
     rows = await fetch(db, f"select id from clinics where state = :state and {where} {FILTERS_SQL} "
                            "order by name collate nocase", {"state": state, **filters})
     return [r["id"] for r in rows]
@@ -229,10 +272,26 @@ async def _unmapped(db, links, page, state, filters):
     page["unmapped"] = await clinic_cards(links, db, ids, None, page["query"]["insurer"])
     name = await fetch(db, "select name from states where code = :code", {"code": state})
     page["unmapped_state"] = {"code": state, "name": name[0]["name"] if name else state,
-                              "url": links.path(f"/state/{state}")}
+                              "url": links.path(f"/state/{state}"),
+                              "mapped_matches": len(await _filtered_state_ids(db, state, filters, mapped=True))}
 
 
-async def _search_state(db, links, page, state, filters, search_url):
+async def _state_middle(db, state):
+    """The state's ZIP code nearest the mean of its ZIP centroids."""
+    rows = await fetch(db, "select zip, latitude, longitude from zip_codes where state = :state "
+                           "and latitude is not null", {"state": state})
+    return _middle(rows)
+
+
+def _middle(rows):
+    if not rows:
+        return None
+    lat = sum(r["latitude"] for r in rows) / len(rows)
+    lon = sum(r["longitude"] for r in rows) / len(rows)
+    return min(rows, key=lambda r: (r["latitude"] - lat) ** 2 + (r["longitude"] - lon) ** 2)
+
+
+async def _search_state(datasette, db, links, page, state, filters, search_url):
     ids = await _filtered_state_ids(db, state, filters, mapped=True)
     page["results"] = await clinic_cards(links, db, ids, None, page["query"]["insurer"])
     count = len(page["results"])
@@ -241,11 +300,25 @@ async def _search_state(db, links, page, state, filters, search_url):
     await _unmapped(db, links, page, state, filters)
     page["links"]["datasette_json"] = links.table("clinics", fmt="json", state=state, _shape="objects")
     page["links"]["datasette_query"] = links.table("clinics", state=state)
-    if not page["results"] and not page["unmapped"]:
-        relax = []
-        for key, label in (("insurer", "any insurer"), ("condition", "any condition"), ("treatment", "any treatment")):
-            if filters.get(key):
-                ids = (await _filtered_state_ids(db, state, {**filters, key: ""}, True)
-                       + await _filtered_state_ids(db, state, {**filters, key: ""}, False))
-                relax.append({"filter": key, "label": label, "count": len(ids), "url": search_url(**{key: ""})})
-        page["widen"] = {"radii": [], "relax": relax, "nearest": [], "state_page": links.path(f"/state/{state}")}
+    if page["results"] or page["unmapped"]:
+        return
+    options = []
+    for dropped in _relaxations(filters)[1:]:
+        relaxed = {**filters, **{key: "" for key in dropped}}
+        found = len(await _filtered_state_ids(db, state, relaxed, None))
+        if found:
+            labels = " and ".join(FILTER_LABELS[key] for key in dropped)
+            options.append({"miles": None, "dropped": list(dropped), "count": found, "capped": False,
+                            "label": f"in {page['names']['state']} with {labels}",
+                            "url": search_url(**{key: "" for key in dropped})})
+    # The nearest matching clinics in any direction, measured from the middle of the state.
+    middle = await _state_middle(db, state)
+    nearest = []
+    if middle:
+        nearest_rows = (await _near(datasette, db, middle["zip"], WIDE_MILES, filters))[:5]
+        nearest = await clinic_cards(links, db, [r["id"] for r in nearest_rows],
+                                     {r["id"]: r["distance_miles"] for r in nearest_rows}, page["query"]["insurer"])
+    page["widen"] = {"options": options[:MAX_WIDENINGS], "nearest": nearest,
+                     "nearest_from": f"the middle of {page['names']['state']} (ZIP {middle['zip']})" if middle else None,
+                     "unmapped_elsewhere": await _unmapped_elsewhere(db, links, state, filters, search_url),
+                     "state_page": links.path(f"/state/{state}")}

@@ -31,6 +31,15 @@ def safe_url(value):
     return value
 
 
+ECHO_LENGTH = 40  # how much of a visitor's own input a message repeats
+
+
+def quoted(text):
+    """A visitor's input, cut to a phone-screen length, in curly quotes, for messages."""
+    text = str(text)
+    return "\u201c" + (text if len(text) <= ECHO_LENGTH else text[:ECHO_LENGTH - 1].rstrip() + "\u2026") + "\u201d"
+
+
 def number(value):
     """A finite int or float (not a bool, not text), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
