@@ -27,6 +27,8 @@ from tqdm import tqdm
 
 from kad import CURATED, DATA, FEEDS, checks, clinics, laws, normalise
 from kad.geocode import ClinicGeocoder, zip_table
+from kad.rates import FEED_NAME as RATES_FEED
+from kad.rates import load as rates
 
 SEED = CURATED / "clinics_seed.jsonl"
 CLINIC_FEEDS = ("clinic_site", "nppes")
@@ -109,6 +111,8 @@ class Build:
         with self.step("Loading state laws, federal rules and insurer policies"):
             laws.load_policy_data(db, self.report, self.record_source)
             self.flush_sources(db)
+        with self.step("Loading negotiated rates (price-transparency files)"):
+            self.load_rates(db)
         with self.step("Loading bills, policy-page checks and source checks"):
             self.load_checks(db)
         with self.step("Indexes, full-text search and build info"):
@@ -224,6 +228,17 @@ class Build:
     def note_input(self, path, read, loaded):
         self.inputs.append({"file": str(path.relative_to(path.parents[1])), "sha256": _sha256(path),
                             "records_read": read, "records_loaded": loaded})
+
+    # -- negotiated rates ----------------------------------------------------------------------
+
+    def load_rates(self, db):
+        """The feed `python -m kad.rates` writes (kad/rates/load.py); before the source checks,
+        which read every cited address."""
+        read, loaded = rates.load(db, self.feeds_dir, self.report, self.record_source)
+        path = self.feeds_dir / f"{RATES_FEED}.jsonl"
+        if path.exists():
+            self.note_input(path, read, loaded)
+        self.flush_sources(db)
 
     # -- bills and checks ----------------------------------------------------------------------
 
