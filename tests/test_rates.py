@@ -113,7 +113,7 @@ def test_items_seen_and_kept():
 
 
 def test_one_row_per_npi_of_every_referenced_group():
-    assert sorted(r["npi"] for r in FIRST_ROWS if r["billing_code"] == "J0013") == ["1234567893", "1548300210", "1760511111"]
+    assert sorted(r["npi"] for r in FIRST_ROWS if r["billing_code"] == "J0013") == ["1234567893", "1548300213", "1760511117"]
 
 
 def test_modifier_price_is_its_own_row():
@@ -126,7 +126,7 @@ def test_percentage_rate_keeps_its_type():
 
 
 def test_bundle_keeps_its_codes():
-    row = one(FIRST_ROWS, billing_code="G2083", npi="1548300210")
+    row = one(FIRST_ROWS, billing_code="G2083", npi="1548300213")
     assert (row["negotiation_arrangement"], json.loads(row["bundled_codes"])) == ("bundle", ["HCPCS J0013"])
 
 
@@ -223,7 +223,7 @@ def test_toc_lists_each_in_network_file_once_with_all_its_plans(site):
 def test_in_item_groups_and_a_remote_provider_reference_file(site, tmp_path):
     rows, _ = extract_path(f"http://127.0.0.1:{site.port}/groups_v1.json.gz", tmp_path)
     assert sorted((r["npi"], r["negotiated_type"], r["negotiated_rate"]) for r in rows) == [
-        ("1548300210", "negotiated", 150.0), ("1760511111", "derived", 175.0)]
+        ("1548300213", "negotiated", 150.0), ("1760511117", "derived", 175.0)]
     assert "/provider_reference.json" in site.requested
 
 
