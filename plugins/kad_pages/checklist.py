@@ -8,6 +8,7 @@ from . import words
 from .common import SELF_PAY, Links, arg, database, fetch, vocabularies
 from .laws import law_entry, laws_of, state_contacts, topics_of
 from .policies import policy_entry, policy_rows
+from .rates import state_rate_stats
 
 CHECKLIST_TREATMENTS = ("iv_ketamine", "esketamine_spravato")
 APPEAL_TOPICS = ("internal_appeal_deadline_days", "external_review_process",
@@ -137,6 +138,8 @@ async def checklist(datasette, args):
     prices, series_count = await _price_stats(db, code)
     page["prices"] = prices
     page["typical_series_count"] = series_count
+    page["negotiated_rates"] = await state_rate_stats(db, code, insurer if insurer_row else None)
+    page["links"]["datasette_rates_json"] = links.table("negotiated_rates", fmt="json", state=code, _shape="objects")
     page["links"]["state"] = page["state"]["url"]
     page["links"]["search"] = links.path("/", state=code, insurer=insurer, condition=condition)
     page["links"]["datasette_policies_json"] = (

@@ -5,6 +5,7 @@ from . import words
 from .cards import clinic_cards, map_points
 from .common import SELF_PAY, Links, NotFound, arg, database, fetch, source_links, vocabularies
 from .policies import policy_entry, policy_rows
+from .rates import clinic_rates
 
 
 CLINIC_FLAGS = (("accepts_medicare", "Takes Medicare"), ("accepts_medicaid", "Takes Medicaid"),
@@ -74,6 +75,7 @@ async def clinic(datasette, clinic_id, args):
         "insurer": {"id": insurer, "name": insurer_row["name"] if insurer_row else
                     ("paying yourself" if insurer == SELF_PAY else "")},
         "policy": policy,
+        "negotiated_rates": await clinic_rates(db, clinic_id, {i["id"]: i["name"] for i in vocab["insurers"]}),
         "choices": {"insurers": vocab["insurers"]},
         "map": map_points([card]),
         "links": {},
@@ -87,6 +89,8 @@ async def clinic(datasette, clinic_id, args):
     page["links"]["datasette_json"] = links.row("clinics", clinic_id, fmt="json")
     page["links"]["datasette_insurers_json"] = links.table("clinic_insurers", fmt="json", clinic_id=clinic_id,
                                                            _shape="objects")
+    page["links"]["datasette_rates_json"] = links.table("negotiated_rates", fmt="json", clinic_id=clinic_id,
+                                                        _shape="objects")
     page["links"]["data_home"] = links.data_home()
     return page
 
