@@ -92,3 +92,25 @@ def test_page_bench_reports_every_page(built):
 
 def test_array_facet_forms_agree(built):
     assert all(t["same_counts"] for t in run.array_facet_sql(built["db"]).values())
+
+
+def test_rates_bench_measures_a_small_synthetic_file(tmp_path):
+    from bench import rates
+
+    report = rates.run([1], files=2, file_mb=1, workers=[1, 2], work=tmp_path)
+    size = report["sizes"][0]
+    assert size["rows"] > 0 and size["backend"] == "yajl2_c" and size["throughput_ratio"] > 0
+    assert [c["rows"] for c in report["cluster"]][0] == [c["rows"] for c in report["cluster"]][1] > 0
+
+
+def test_rates_bench_files_say_they_are_synthetic(tmp_path):
+    import gzip as _gzip
+    import json as _json
+
+    from bench import rates
+
+    rates.write_synthetic(tmp_path / "f.json.gz", 1)
+    document = _json.loads(_gzip.open(tmp_path / "f.json.gz").read())
+    assert document["reporting_entity_name"].startswith("Synthetic")
+    assert all(g["tin"]["business_name"].startswith("Synthetic")
+               for ref in document["provider_references"] for g in ref["provider_groups"])

@@ -82,3 +82,16 @@ def test_curated_data_loads_without_a_problem(tmp_path):
     run = Build(tmp_path / "ketamine.db", quiet=True)
     run.run()
     assert [p for p in run.report.problems if "curated/" in p] == []
+
+
+def test_price_files_are_sourced_and_name_known_insurers():
+    import yaml as _yaml
+    from kad import CURATED as _CURATED, vocab as _vocab
+
+    payers = _yaml.safe_load((_CURATED / "price_files.yml").read_text())["payers"]
+    known = _vocab.insurers().entries
+    for payer in payers:
+        assert payer["landing_page"].startswith("https://") and payer["landing_page"] in payer["sources"]
+        assert payer["cadence"] and payer["retrieved_at"] == "2026-11-30"
+        assert payer["insurer_id"] is None or payer["insurer_id"] in known
+        assert all(url.startswith("https://") for url in payer["toc_urls"])

@@ -1,0 +1,175 @@
+"""Benchmark of the price-transparency extractor (kad/rates) on synthetic in-network files.
+
+    python -m bench.rates [--sizes 100,1000] [--files 4] [--file-mb 100] [--workers 1,2] [--out bench/out/rates]
+
+* throughput: the extractor on each size (MB of uncompressed JSON) against `gzip -dc file >
+  /dev/null` on the same file (target >= 0.3x), with the yajl2_c parse of the file that builds
+  nothing beside it (the parser's own ceiling);
+* peak memory (the child's ru_maxrss) at the largest size against the smallest (target <= 1.2x);
+* `--files` files of `--file-mb` MB on a LocalCluster of 2 worker processes against 1 (target
+  >= 1.6x): run it on a quiet machine, since the ratio is only as good as the free cores.
+
+Every synthetic file says so: reporting entity, business names and plan begin "Synthetic".
+Each file's wanted codes (G2082, J0013, 96365) are rare among thousands of other codes, as in a
+payer's file; provider_references come first, as CMS's examples put them.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_THROUGHPUT = 0.3
+TARGET_MEMORY = 1.2
+TARGET_SPEEDUP = 1.6
+GROUPS_PER_MB = 120
+ITEMS_PER_MB = 40
+
+
+def write_synthetic(path, megabytes, seed=1):
+    """A gzip'd in-network file of about `megabytes` MB of JSON; returns its uncompressed size."""
+    rng = random.Random(seed)
+    groups, items = max(int(megabytes * GROUPS_PER_MB), 10), max(int(megabytes * ITEMS_PER_MB), 10)
+    written = 0
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as out:
+        def put(text):
+            nonlocal written
+            written += len(text)
+            out.write(text)
+        put(json.dumps({"reporting_entity_name": "Synthetic Health Plan", "reporting_entity_type": "Synthetic issuer",
+                        "plan_name": "Synthetic PPO", "issuer_name": "Synthetic Health Plan", "plan_id_type": "hios",
+                        "plan_id": "0000000000", "plan_market_type": "group", "last_updated_on": "2026-11-01",
+                        "version": "2.0.0"})[:-1] + ', "provider_references": [')
+        for group in range(groups):
+            put(("," if group else "") + json.dumps({
+                "provider_group_id": group, "network_name": ["Synthetic Network"],
+                "provider_groups": [{"npi": [rng.randint(10 ** 9, 2 * 10 ** 9 - 1) for _ in range(20)],
+                                     "tin": {"type": "ein", "value": f"{rng.randint(10, 99)}-{rng.randint(10 ** 6, 10 ** 7 - 1)}",
+                                             "business_name": "Synthetic Provider Group"}}]}))
+        put('], "in_network": [')
+        for item in range(items):
+            code = "G2082" if item % 500 == 7 else "J0013" if item % 500 == 9 else "96365" if item % 500 == 11 \
+                else str(10000 + rng.randrange(89999))
+            put(("," if item else "") + json.dumps({
+                "negotiation_arrangement": "ffs", "name": "Synthetic service", "billing_code_type": "CPT",
+                "billing_code_type_version": "2026", "billing_code": code, "description": "Synthetic service",
+                "negotiated_rates": [{"provider_references": rng.sample(range(groups), 4), "negotiated_prices": [{
+                    "negotiated_type": "negotiated", "negotiated_rate": round(rng.uniform(10, 900), 2),
+                    "expiration_date": "9999-12-31", "service_code": ["11", "22"], "billing_class": "professional",
+                    "setting": "outpatient"}]} for _ in range(12)]}))
+        put("]}")
+    return written
+
+
+def _child(mode, path, out_dir):
+    """Runs in a subprocess, so ru_maxrss is this measurement's alone."""
+    sys.path.insert(0, str(ROOT))
+    started = time.perf_counter()
+    if mode == "extract":
+        from kad.rates.extract import extract
+        from kad.rates.source import open_source
+        rows = []
+        with tempfile.TemporaryDirectory() as work, open_source(path) as (raw, _):
+            outcome = extract(path, raw, ("G2082", "J0013", "96365"), lambda row: rows.append(1), work)
+        result = {"rows": outcome.rows, "backend": outcome.json_backend}
+    elif mode == "parse_only":
+        import ijson
+        with gzip.open(path, "rb") as stream:
+            result = {"rows": sum(1 for _ in ijson.get_backend("yajl2_c").items(stream, "no.such.prefix"))}
+    else:  # cluster: path is a JSON list of files, out_dir holds the workers count after a colon
+        from distributed import Client, LocalCluster
+        from kad.rates.run import run_files
+        out, workers = out_dir.rsplit(":", 1)
+        with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            started = time.perf_counter()
+            manifest = run_files(json.loads(path), out, ("G2082", "J0013", "96365"), client, report=lambda _: None)
+        result = {"rows": sum(e.get("rows") or 0 for e in manifest.entries.values())}
+    result["seconds"] = time.perf_counter() - started
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(mode, path, out_dir=""):
+    done = subprocess.run([sys.executable, "-m", "bench.rates", "--child", mode, str(path), str(out_dir)],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def gunzip_seconds(path):
+    started = time.perf_counter()
+    subprocess.run(f"gzip -dc '{path}' > /dev/null", shell=True, check=True)
+    return time.perf_counter() - started
+
+
+def run(sizes, files, file_mb, workers, work):
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    report = {"sizes": [], "cluster": []}
+    for megabytes in sizes:
+        path = work / f"synthetic-{megabytes}mb.json.gz"
+        json_bytes = write_synthetic(path, megabytes)
+        gz = gunzip_seconds(path)
+        extracted = measure("extract", path)
+        parsed = measure("parse_only", path)
+        report["sizes"].append({"mb": megabytes, "json_mb": round(json_bytes / 1e6, 1),
+                                "gzip_mb": round(path.stat().st_size / 1e6, 1), "gunzip_s": round(gz, 2),
+                                "extract_s": round(extracted["seconds"], 2), "parse_only_s": round(parsed["seconds"], 2),
+                                "throughput_ratio": round(gz / extracted["seconds"], 3),
+                                "parse_only_ratio": round(gz / parsed["seconds"], 3),
+                                "extract_mb_per_s": round(json_bytes / 1e6 / extracted["seconds"], 1),
+                                "peak_mb": round(extracted["peak_mb"], 1), "rows": extracted["rows"],
+                                "backend": extracted["backend"]})
+    if len(sizes) > 1:
+        report["memory_ratio"] = round(report["sizes"][-1]["peak_mb"] / report["sizes"][0]["peak_mb"], 3)
+    if files:
+        paths = []
+        for number in range(files):
+            path = work / f"synthetic-cluster-{number}.json.gz"
+            write_synthetic(path, file_mb, seed=100 + number)
+            paths.append(str(path))
+        for count in workers:
+            with tempfile.TemporaryDirectory(dir=work) as out:
+                result = measure("cluster", json.dumps(paths), f"{out}:{count}")
+            report["cluster"].append({"workers": count, "files": files, "file_mb": file_mb,
+                                      "seconds": round(result["seconds"], 2), "rows": result["rows"]})
+        by_workers = {c["workers"]: c["seconds"] for c in report["cluster"]}
+        if 1 in by_workers and 2 in by_workers:
+            report["speedup_2_vs_1"] = round(by_workers[1] / by_workers[2], 3)
+    return report
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        return _child(*argv[1:4])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100", help="MB of uncompressed JSON per size, comma-separated")
+    parser.add_argument("--files", type=int, default=4, help="files for the cluster comparison (0 skips it)")
+    parser.add_argument("--file-mb", type=int, default=100)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "rates"))
+    args = parser.parse_args(argv)
+    report = run([int(s) for s in args.sizes.split(",")], args.files, args.file_mb,
+                 [int(w) for w in args.workers.split(",")], args.out)
+    print(json.dumps(report, indent=1))
+    for size in report["sizes"]:
+        print(f"{size['json_mb']} MB JSON: extractor {size['throughput_ratio']}x gzip -dc (target >= {TARGET_THROUGHPUT}), "
+              f"yajl2_c parse alone {size['parse_only_ratio']}x, peak {size['peak_mb']} MB")
+    if "memory_ratio" in report:
+        print(f"peak memory largest/smallest: {report['memory_ratio']} (target <= {TARGET_MEMORY})")
+    if "speedup_2_vs_1" in report:
+        print(f"2 workers vs 1: {report['speedup_2_vs_1']}x (target >= {TARGET_SPEEDUP})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
