@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: serve test build install browser crawl bench clean
+.PHONY: serve test build install browser crawl rates bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: install browser
 # Refresh a feed from the live source (needs the internet): make crawl SPIDER=nppes
 crawl: install
 	$(BIN)/scrapy crawl $(SPIDER)
+
+# Negotiated rates from a payer's price-transparency files (needs the internet):
+# make rates TOC=<address or path of a table of contents> [WORKERS=2] [SCHEDULER=tcp://host:8786] [CODES=G2082,J0013]
+rates: install
+	$(BIN)/python -m kad.rates --toc "$(TOC)" $(if $(WORKERS),--workers $(WORKERS)) \
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(CODES),--codes $(CODES))
 
 bench: install
 	$(BIN)/python -m bench.run

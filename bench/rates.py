@@ -30,14 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_THROUGHPUT = 0.3
 TARGET_MEMORY = 1.2
 TARGET_SPEEDUP = 1.6
-GROUPS_PER_MB = 120
-ITEMS_PER_MB = 40
+GROUPS_PER_MB = 600  # provider groups per MB of JSON; in_network items fill the rest of the size
 
 
 def write_synthetic(path, megabytes, seed=1):
     """A gzip'd in-network file of about `megabytes` MB of JSON; returns its uncompressed size."""
     rng = random.Random(seed)
-    groups, items = max(int(megabytes * GROUPS_PER_MB), 10), max(int(megabytes * ITEMS_PER_MB), 10)
+    groups = max(int(megabytes * GROUPS_PER_MB), 10)
     written = 0
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as out:
         def put(text):
@@ -55,7 +54,8 @@ def write_synthetic(path, megabytes, seed=1):
                                      "tin": {"type": "ein", "value": f"{rng.randint(10, 99)}-{rng.randint(10 ** 6, 10 ** 7 - 1)}",
                                              "business_name": "Synthetic Provider Group"}}]}))
         put('], "in_network": [')
-        for item in range(items):
+        item = 0
+        while written < megabytes * 1e6 or item < 10:
             code = "G2082" if item % 500 == 7 else "J0013" if item % 500 == 9 else "96365" if item % 500 == 11 \
                 else str(10000 + rng.randrange(89999))
             put(("," if item else "") + json.dumps({
@@ -65,6 +65,7 @@ def write_synthetic(path, megabytes, seed=1):
                     "negotiated_type": "negotiated", "negotiated_rate": round(rng.uniform(10, 900), 2),
                     "expiration_date": "9999-12-31", "service_code": ["11", "22"], "billing_class": "professional",
                     "setting": "outpatient"}]} for _ in range(12)]}))
+            item += 1
         put("]}")
     return written
 
