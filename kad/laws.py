@@ -26,6 +26,8 @@ MARKETS = {"commercial", "medicare_advantage", "medicaid", "tricare", "va", "med
 COVERAGE = {"covered", "covered_with_criteria", "experimental", "not_medically_necessary", "not_covered",
             "no_policy_found"}
 ROW_COLUMNS = {"sources": str, "retrieved_at": str, "verified": int, "needs_review": int, "note": str}
+# Whose limit a state_laws figure is; a state that runs no review of its own gets the federal process's.
+BASES = {"state_law", "federal_process"}
 
 
 def _yaml(path):
@@ -60,7 +62,7 @@ def load_reference(db, record_source):
 def load_policy_data(db, report, record_source):
     """state_laws (+ topics), federal_rules and insurer_policies from data/curated/."""
     db["state_law_topics"].create({"topic": str, "question": str, "values": str, "searched": str}, pk="topic")
-    db["state_laws"].create({"id": str, "state": str, "topic": str, "value": str, "summary": str,
+    db["state_laws"].create({"id": str, "state": str, "topic": str, "value": str, "basis": str, "summary": str,
                              "citation": str, "effective_date": str, **ROW_COLUMNS}, pk="id",
                             foreign_keys=[("topic", "state_law_topics", "topic")])
     for path in sorted((CURATED / "state_laws").glob("*.yml")):
@@ -114,6 +116,8 @@ def _rows(rows, path, report, record_source, kind, problem_of, extra):
 def _state_law_problem(topic, row):
     if row.get("state") not in normalise.JURISDICTIONS and row.get("state") != "US":
         return f"unknown jurisdiction {row.get('state')!r}"
+    if row.get("basis") is not None and row["basis"] not in BASES:
+        return f"basis {row['basis']!r} is not one of {', '.join(sorted(BASES))}"
     value = str(row.get("value"))
     if topic in NUMERIC_TOPICS:
         # "none": the law sets no deadline (e.g. Texas for an IRO request), which is not unknown.

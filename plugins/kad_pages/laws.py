@@ -11,6 +11,8 @@ def law_entry(topic, row, topic_meta):
         "topic": topic, "title": words.topic_title(topic), "question": meta.get("question"),
         "found": row is not None,
         "value": value, "value_text": words.law_value(topic, value), "unknown": words.is_unknown(value),
+        "basis": row.get("basis") if row else None,
+        "basis_text": words.BASIS_WORDS.get(row.get("basis")) if row and row.get("state") != "US" else None,
         "summary": row.get("summary") if row else None,
         "citation": row.get("citation") if row else None,
         "effective_date": row.get("effective_date") if row else None,

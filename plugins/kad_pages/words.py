@@ -150,6 +150,9 @@ BILL_STATUS_WORDS = {
 }
 BILL_DECIDED = {"enacted", "vetoed", "failed", "withdrawn"}
 
+# state_laws.basis: said beside a figure that is not the state's own law.
+BASIS_WORDS = {"federal_process": "the federal review's limit: this state uses the federal (HHS-run) external review"}
+
 FLAG_WORDS = {1: "Yes", 0: "No", None: "Not stated"}
 
 # The order and grouping of the state page; topics not named here appear under "Other rules".
