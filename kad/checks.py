@@ -1,7 +1,9 @@
 """Bills, source checks and policy-page checks: what the openstates, source_check and
 insurer_policy spiders wrote to data/feeds/, loaded beside the curated rows they concern.
 
-* ``bills`` comes from ``openstates.jsonl``; the table exists (empty) without the feed.
+* ``bills`` holds the hand-curated bills of ``data/curated/bills.yml`` and the ``openstates.jsonl``
+  feed; a bill in both (same state, session and bill number) is the feed's row, once. Without the
+  feed (no API key yet) the curated bills stand alone.
 * ``source_check.jsonl`` fills the check columns of ``sources`` (http_status, content_sha256,
   final_url, checked_at, changed, changed_at, disappeared, check_error); every state_laws,
   federal_rules, insurer_policies and clinics row citing an address that now fails, or that
@@ -18,6 +20,7 @@ below, so that the crawl and the build agree on them.
 """
 
 import json
+import re
 
 import yaml
 
@@ -32,8 +35,12 @@ FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "clinics", 
 BILL_COLUMNS = {
     "id": str, "state": str, "session": str, "identifier": str, "title": str, "status": str,
     "latest_action": str, "latest_action_date": str, "subjects": str, "matched_terms": str,
-    "url": str, "sources": str, "retrieved_at": str,
+    "url": str, "sources": str, "retrieved_at": str, "fetched_by": str,
 }
+# What a curated bill is about (its `subjects`); the feed's bills carry Open States' own subjects.
+BILL_TOPICS = ("ketamine_coverage", "psychedelic_therapy", "prior_authorization", "step_therapy",
+               "mental_health_parity")
+CURATED_BILLS = CURATED / "bills.yml"
 POLICY_CHECK_COLUMNS = {
     "policy_row": str, "url": str, "found_policy_id": str, "found_title": str,
     "found_effective_date": str, "found_last_reviewed": str, "differs": str, "error": str,
@@ -54,7 +61,7 @@ def cited_urls(curated=CURATED):
     rows = []
     for path in sorted((curated / "state_laws").glob("*.yml")):
         rows.extend((_yaml(path) or {}).get("rows") or [])
-    for name in ("federal_rules.yml", "insurer_policies.yml", "states.yml"):
+    for name in ("federal_rules.yml", "insurer_policies.yml", "states.yml", "bills.yml"):
         rows.extend(_yaml(curated / name) or [])
     rows.extend((_yaml(curated / "insurers.yml") or {}).get("insurers") or [])
     urls = {url for row in rows for url in row.get("sources") or []}
@@ -155,11 +162,61 @@ def _bill_problem(record):
     return _sources_problem(record)
 
 
-def load_bills(db, path, report, record_source):
-    """The bills table from the openstates feed. Returns (lines read, rows loaded)."""
-    db["bills"].create(BILL_COLUMNS, pk="id", if_not_exists=True)
-    records, read = good_lines(path, report, _bill_problem, "bill_invalid")
+def bill_key(state, session, identifier):
+    """(state, session, bill number) with the number's spaces, dots, hyphens and leading zeros
+    ignored: "SF 3971", "S.F. 3971" and "SF03971" are one bill."""
+    compact = re.sub(r"[^A-Z0-9]", "", str(identifier).upper())
+    number = re.sub(r"^([A-Z]*)0+(?=\d)", r"\1", compact)
+    return state, str(session).strip(), number
+
+
+def _curated_bill_problem(row):
+    if not isinstance(row, dict):
+        return "not a mapping"
+    for key in ("session", "identifier", "title"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            return f"no {key}"
+    if row.get("state") not in normalise.JURISDICTIONS:
+        return f"state {row.get('state')!r} is not one of the 50 states and DC"
+    if row.get("status") not in BILL_STATUSES:
+        return f"status {row.get('status')!r} is not in the bills vocabulary"
+    date = row.get("latest_action_date")
+    if date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(date)):
+        return f"latest_action_date {date!r} is not YYYY-MM-DD"
+    if not (_string_list(row.get("subjects")) and row["subjects"] and set(row["subjects"]) <= set(BILL_TOPICS)):
+        return f"subjects must name one or more of {', '.join(BILL_TOPICS)}"
+    if not row.get("retrieved_at"):
+        return "no retrieved_at"
+    return _sources_problem(row)
+
+
+def curated_bills(path, report):
+    """The rows of data/curated/bills.yml that pass their checks, keyed by bill_key; the others
+    are reported with their row number and left out."""
     rows = {}
+    for number, row in enumerate(_yaml(path) or [], 1):
+        problem = _curated_bill_problem(row)
+        if problem:
+            report.problem(f"{path.relative_to(path.parents[1])} row {number}", f"left out: {problem}", "bill_invalid")
+            continue
+        key = bill_key(row["state"], row["session"], row["identifier"])
+        rows[key] = {**{column: row.get(column) for column in BILL_COLUMNS},
+                     "id": "curated:" + ":".join(key), "session": key[1], "matched_terms": [],
+                     "latest_action_date": row.get("latest_action_date") and str(row["latest_action_date"]),
+                     "retrieved_at": str(row["retrieved_at"]), "fetched_by": "curated"}
+    return rows
+
+
+def load_bills(db, path, report, record_source, curated=CURATED_BILLS):
+    """The bills table: the curated bills, then the openstates feed, whose row replaces a curated
+    row of the same bill. Returns (feed lines read, feed rows loaded)."""
+    db["bills"].create(BILL_COLUMNS, pk="id", if_not_exists=True)
+    rows = curated_bills(curated, report)
+    for row in rows.values():
+        for url in row["sources"]:
+            record_source(url, "legislature", "curated", row["retrieved_at"])
+    records, read = good_lines(path, report, _bill_problem, "bill_invalid")
+    loaded = set()
     for where, record in records:
         status = record.get("status")
         if status not in BILL_STATUSES:
@@ -168,14 +225,17 @@ def load_bills(db, path, report, record_source):
         row = {key: record.get(key) for key in BILL_COLUMNS}
         row.update(state=normalise.state_code(record["state"]), status=status,
                    subjects=record.get("subjects") or [], matched_terms=record.get("matched_terms") or [],
-                   sources=[url for url in record["sources"] if normalise.is_web_address(url)])
+                   sources=[url for url in record["sources"] if normalise.is_web_address(url)],
+                   fetched_by="openstates")
         for url in row["sources"]:
             record_source(url, "legislative_api", "openstates", row.get("retrieved_at"))
-        rows[row["id"]] = row
+        key = bill_key(row["state"], row.get("session") or "", row["identifier"])
+        rows[key] = row
+        loaded.add(row["id"])
     db["bills"].insert_all(rows.values(), pk="id", replace=True)
-    for columns in (["state"], ["status"], ["latest_action_date"]):
+    for columns in (["state"], ["status"], ["latest_action_date"], ["fetched_by"]):
         db["bills"].create_index(columns, if_not_exists=True)
-    return read, len(rows)
+    return read, len(loaded)
 
 
 # -- policy pages --------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ import yaml
 
 from builds import build, synthetic
 from kad import CURATED
-from kad.checks import BILL_COLUMNS, POLICY_CHECK_COLUMNS, SOURCE_CHECK_COLUMNS
+from kad.checks import (BILL_COLUMNS, CURATED_BILLS, POLICY_CHECK_COLUMNS, SOURCE_CHECK_COLUMNS, bill_key,
+                        curated_bills)
+from kad.clinics import Report
 from kad.laws import policy_row_id
 
 LAW_FILE = sorted((CURATED / "state_laws").glob("*.yml"))[0]
@@ -21,6 +23,10 @@ POLICY_ROW = policy_row_id(POLICY)
 GONE_URL = "https://synthetic-gone.example.com/"
 QUIET_URL = "https://synthetic-quiet.example.com/"
 CHECKED = "2026-12-01T08:00:00Z"
+BILL_ROWS = yaml.safe_load(CURATED_BILLS.read_text())
+CURATED_KEYS = {bill_key(b["state"], b["session"], b["identifier"]) for b in BILL_ROWS}
+# The feed finds a curated bill again, its number written without the space.
+REFOUND = BILL_ROWS[0]
 
 
 def check(url, **values):
@@ -57,6 +63,8 @@ FEEDS = {
         bill(9903, status="signed"),
         "{bad",
         bill(9904, state="PR"),
+        bill(9905, state=REFOUND["state"], session=REFOUND["session"],
+             identifier=REFOUND["identifier"].replace(" ", ""), title="Synthetic act found by the feed"),
     ],
     "insurer_policy": [
         {"policy_row": POLICY_ROW, "url": POLICY["sources"][0], "found_policy_id": POLICY["policy_id"],
@@ -92,8 +100,15 @@ def columns(run, table):
 
 # -- tables without the feeds ------------------------------------------------------------------
 
-def test_bills_table_without_the_feed(bare):
-    assert (columns(bare, "bills"), query(bare, "SELECT count(*) AS n FROM bills")[0]["n"]) == (list(BILL_COLUMNS), 0)
+def test_bills_table_without_the_feed_holds_the_curated_bills(bare):
+    rows = query(bare, "SELECT state, session, identifier, fetched_by FROM bills")
+    assert (columns(bare, "bills"), {bill_key(r["state"], r["session"], r["identifier"]) for r in rows},
+            {r["fetched_by"] for r in rows}) == (list(BILL_COLUMNS), CURATED_KEYS, {"curated"})
+
+
+def test_curated_bill_sources_recorded(bare):
+    urls = {url for b in BILL_ROWS for url in b["sources"]}
+    assert urls <= {r["url"] for r in query(bare, "SELECT url FROM sources")}
 
 
 def test_policy_page_checks_table_without_the_feed(bare):
@@ -116,8 +131,24 @@ def test_state_agency_sources_recorded(bare):
 # -- bills ---------------------------------------------------------------------------------------
 
 def test_bills_loaded(run):
-    assert [r["identifier"] for r in query(run, "SELECT identifier FROM bills ORDER BY identifier")] == [
-        "HB 9901", "HB 9902", "HB 9903"]
+    assert [r["identifier"] for r in query(run, "SELECT identifier FROM bills WHERE fetched_by = 'openstates' "
+                                                "ORDER BY identifier")] == [
+        "HB 9901", "HB 9902", "HB 9903", REFOUND["identifier"].replace(" ", "")]
+
+
+def test_a_bill_in_the_feed_and_the_curated_file_is_one_row_from_the_feed(run):
+    rows = [r for r in query(run, "SELECT * FROM bills WHERE state = ? AND session = ?",
+                             [REFOUND["state"], REFOUND["session"]])
+            if bill_key(r["state"], r["session"], r["identifier"]) == bill_key(
+                REFOUND["state"], REFOUND["session"], REFOUND["identifier"])]
+    assert [(r["id"], r["fetched_by"], r["title"]) for r in rows] == [
+        ("ocd-bill/synthetic-9905", "openstates", "Synthetic act found by the feed")]
+
+
+def test_curated_bills_the_feed_lacks_stay(run):
+    rows = query(run, "SELECT state, session, identifier FROM bills WHERE fetched_by = 'curated'")
+    assert {bill_key(r["state"], r["session"], r["identifier"]) for r in rows} == CURATED_KEYS - {
+        bill_key(REFOUND["state"], REFOUND["session"], REFOUND["identifier"])}
 
 
 def test_bill_subjects_are_an_array(run):
@@ -214,7 +245,7 @@ def test_policy_check_with_an_unknown_field_reported(run):
 def test_feeds_listed_in_build_info(run):
     inputs = json.loads(query(run, "SELECT value FROM build_info WHERE item = 'inputs'")[0]["value"])
     assert {i["file"]: (i["records_read"], i["records_loaded"]) for i in inputs if i["file"].startswith("feeds/") and "clinic" not in i["file"]} == {
-        "feeds/openstates.jsonl": (4, 3), "feeds/insurer_policy.jsonl": (3, 1), "feeds/source_check.jsonl": (4, 3)}
+        "feeds/openstates.jsonl": (5, 4), "feeds/insurer_policy.jsonl": (3, 1), "feeds/source_check.jsonl": (4, 3)}
 
 
 def test_rebuild_gives_the_same_flags(run, tmp_path):
@@ -246,3 +277,30 @@ def test_changed_agency_page_flags_the_state(tmp_path):
     run = build(tmp_path, feeds={"clinic_site": [synthetic("Any")],
                                  "source_check": [check(texas["sources"][0], changed=True)]})
     assert query(run, "SELECT needs_review FROM states WHERE code = 'TX'")[0]["needs_review"] == 1
+
+
+# -- curated bills ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("written", ["SF 3971", "S.F. 3971", "sf3971", "SF 03971", "SF-3971"])
+def test_bill_numbers_match_however_written(written):
+    assert bill_key("MN", "2025-2026", written) == ("MN", "2025-2026", "SF3971")
+
+
+def test_bill_numbers_keep_their_digits():
+    assert [bill_key("CO", "2025A", n)[2] for n in ("HB25-1002", "SB 100", "LB 77")] == ["HB251002", "SB100", "LB77"]
+
+
+def test_bad_curated_bills_reported_and_left_out(tmp_path):
+    good = {**BILL_ROWS[0]}
+    path = tmp_path / "curated" / "bills.yml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump([good, {**good, "identifier": "SB 1", "status": "signed"},
+                                    {**good, "identifier": "SB 2", "sources": []},
+                                    {**good, "identifier": "SB 3", "subjects": ["taxes"]}]))
+    report = Report()
+    rows = curated_bills(path, report)
+    assert ([r["identifier"] for r in rows.values()], report.problems) == ([good["identifier"]], [
+        "curated/bills.yml row 2: left out: status 'signed' is not in the bills vocabulary",
+        "curated/bills.yml row 3: left out: no http(s) source address",
+        "curated/bills.yml row 4: left out: subjects must name one or more of ketamine_coverage, psychedelic_therapy, "
+        "prior_authorization, step_therapy, mental_health_parity"])

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from build_db import Build
-from kad import CURATED, laws, normalise, vocab
+from kad import CURATED, checks, laws, normalise, vocab
 
 JURISDICTIONS = set(normalise.JURISDICTIONS)
 TOPIC_FILES = sorted((CURATED / "state_laws").glob("*.yml"))
@@ -95,3 +95,42 @@ def test_price_files_are_sourced_and_name_known_insurers():
         assert payer["cadence"] and payer["retrieved_at"] == "2026-11-30"
         assert payer["insurer_id"] is None or payer["insurer_id"] in known
         assert all(url.startswith("https://") for url in payer["toc_urls"])
+
+
+# -- expedited review: a figure says whose limit it is ---------------------------------------------
+
+EXPEDITED = topic(CURATED / "state_laws" / "expedited_review_hours.yml")["rows"]
+PROCESS = {row["state"]: row["value"] for row in topic(CURATED / "state_laws" / "external_review_process.yml")["rows"]}
+
+
+@pytest.mark.parametrize("row", [r for r in EXPEDITED if r.get("basis") == "federal_process"], ids=lambda r: r["state"])
+def test_federal_figures_only_for_states_using_the_federal_process_and_labelled(row):
+    assert (row["state"] == "US" or PROCESS[row["state"]] == "hhs_federal",
+            row["state"] == "US" or "federal" in row["summary"], row["value"]) == (True, True, 72)
+
+
+def test_every_expedited_figure_says_whose_it_is():
+    assert [r["state"] for r in EXPEDITED if str(r["value"]).isdigit() != (r.get("basis") is not None)] == []
+
+
+# -- pending legislation curated by hand -----------------------------------------------------------
+
+BILLS = yaml.safe_load((CURATED / "bills.yml").read_text())
+
+
+@pytest.mark.parametrize("bill", BILLS, ids=lambda b: f"{b['state']}-{b['identifier']}")
+def test_curated_bills_are_sourced_dated_and_in_vocabulary(bill):
+    assert checks._curated_bill_problem(bill) is None
+
+
+def test_curated_bills_cover_every_topic():
+    assert {s for bill in BILLS for s in bill["subjects"]} == set(checks.BILL_TOPICS)
+
+
+def test_curated_bills_are_each_one_bill():
+    keys = [checks.bill_key(b["state"], b["session"], b["identifier"]) for b in BILLS]
+    assert len(keys) == len(set(keys))
+
+
+def test_curated_bills_are_of_2025_or_2026():
+    assert [b["identifier"] for b in BILLS if b["latest_action_date"] and b["latest_action_date"][:4] not in ("2025", "2026")] == []

@@ -295,12 +295,13 @@ def test_state_page_has_federal_floor_contacts_and_clinics(get, db_path):
         {r["topic"] for r in rows(db_path, "SELECT topic FROM state_laws WHERE state = 'US'")}
     assert sum(len(g["rules"]) for g in page["federal"]["rules"]) == rows(db_path, "SELECT count(*) AS n FROM federal_rules")[0]["n"]
     assert "Synthetic A" in [c["name"] for c in page["clinics"]]
-    has_bills = bool(rows(db_path, "SELECT name FROM sqlite_master WHERE name = 'bills'"))
-    assert page["bills"] == ([] if has_bills else None)  # the synthetic build has no bills feed
+    # No bills feed in the synthetic build: Texas shows its hand-curated bills.
+    curated = [r["identifier"] for r in rows(db_path, "SELECT identifier FROM bills WHERE state = 'TX' "
+                                                      "ORDER BY latest_action_date DESC, identifier")]
+    assert [b["identifier"] for b in page["bills"]] == curated
     text = text_of(get("/state/TX"))
     assert "The federal floor" in text
-    assert ("We found no pending bills about these topics in Texas" if has_bills
-            else "We have not collected bills for any state yet") in text
+    assert all(identifier in text for identifier in curated)
     assert "Synthetic E" in text and "no mapped location" in text
 
 
@@ -318,6 +319,18 @@ def _copy_with(loop, db_path, tmp_path, *statements):
     connection.close()
     ds = make_datasette(loop, copy)
     return lambda path: loop.run_until_complete(ds.client.get(path))
+
+
+def test_federal_process_figure_is_labelled_on_the_state_page(get, db_path):
+    federal = rows(db_path, "SELECT state FROM state_laws WHERE topic = 'expedited_review_hours' "
+                            "AND basis = 'federal_process' AND state != 'US' ORDER BY state")[0]["state"]
+    own = rows(db_path, "SELECT state FROM state_laws WHERE topic = 'expedited_review_hours' "
+                        "AND basis = 'state_law' ORDER BY state")[0]["state"]
+    laws = {state: next(law for g in get(f"/state/{state}.json").json()["groups"] for law in g["laws"]
+                        if law["topic"] == "expedited_review_hours") for state in (federal, own)}
+    assert ((laws[federal]["basis"], laws[own]["basis"]), "uses the federal (HHS-run) external review" in
+            text_of(get(f"/state/{federal}")), "federal (HHS-run)" in text_of(get(f"/state/{own}"))) == (
+        ("federal_process", "state_law"), True, False)
 
 
 def test_state_page_with_a_minimal_bills_table_and_no_federal_rules(loop, db_path, tmp_path):
