@@ -100,7 +100,7 @@ class Build:
 
     def build(self, db, staging):
         with self.step("Loading vocabularies, states and ZIP codes"):
-            laws.load_reference(db, self.record_source)
+            laws.load_reference(db, self.report, self.record_source)
             db["zip_codes"].insert_all(zip_table(), pk="zip", batch_size=5000)
         with self.step("Reading clinic records (curated seed and feeds)"):
             self.stage_clinics(staging)

@@ -115,11 +115,12 @@ def add_review_columns(db):
             db[table].add_column("review_reasons", str, not_null_default="[]")
 
 
-def flag_rows(db, table, reasons_by_key, column="sources", listed=True, since_by_key=None):
+def flag_rows(db, table, reasons_by_key, column="sources", listed=True, since_by_key=None,
+              read_column="retrieved_at"):
     """needs_review = 1 and the reasons added for every row of `table` whose `column` (a JSON
     array of keys such as `sources`, or one key when not `listed`) has a key in
     `reasons_by_key`. A key with a date in `since_by_key` counts only for rows read
-    (`retrieved_at`) before that date: re-reading the row clears the flag. Returns how many rows
+    (`read_column`) before that date: re-reading the row clears the flag. Returns how many rows
     were flagged."""
     if not reasons_by_key:
         return 0
@@ -127,7 +128,7 @@ def flag_rows(db, table, reasons_by_key, column="sources", listed=True, since_by
     # Only the rows citing a flagged key are read: the table may hold 100k clinics.
     cites = (f"EXISTS (SELECT 1 FROM json_each({table}.{column}) WHERE value IN (SELECT value FROM json_each(:keys)))"
              if listed else f"{column} IN (SELECT value FROM json_each(:keys))")
-    matching = db.execute(f"SELECT rowid, {column}, review_reasons, retrieved_at FROM {table} WHERE {cites}",
+    matching = db.execute(f"SELECT rowid, {column}, review_reasons, {read_column} FROM {table} WHERE {cites}",
                           {"keys": json.dumps(list(reasons_by_key))}).fetchall()
     flagged = 0
     for rowid, keys, existing, read_at in matching:
@@ -338,6 +339,8 @@ def apply_source_checks(db, path, report):
     since = {url: _changed_at(record) for url, record in latest.items() if not record.get("disappeared")}
     for table in FLAGGED_TABLES:
         flag_rows(db, table, reasons, since_by_key=since)
+    # A state's phone lines were read from other pages, on another day.
+    flag_rows(db, "states", reasons, column="contact_sources", since_by_key=since, read_column="contact_retrieved_at")
     return read, updated
 
 

@@ -1,4 +1,5 @@
-"""Reference and rules tables: vocabularies, states, state laws, federal rules, insurer policies.
+"""Reference and rules tables: vocabularies, states (with whom to call), state laws, federal rules,
+insurer policies.
 
 All of it is hand-checked data from data/curated/; each row keeps its sources. A row whose value
 is outside its vocabulary is reported and left out rather than published wrong.
@@ -34,29 +35,69 @@ def _yaml(path):
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def load_reference(db, record_source):
+# Whether an insurer's plans are Federal Employees Health Benefits plans: all of them ("only"),
+# some beside other plans ("also"); absent when not checked.
+FEHB_CARRIER = {None, "only", "also"}
+# Whom a patient can call or write: read from pages other than the agency facts, so dated apart.
+STATE_CONTACT_COLUMNS = {"insurance_department_phone": str, "insurance_department_address": str,
+                         "consumer_assistance_program": str, "consumer_assistance_phone": str,
+                         "consumer_assistance_address": str, "contact_note": str, "contact_sources": str,
+                         "contact_retrieved_at": str}
+
+
+def load_reference(db, report, record_source):
     """Vocabulary tables and the 51 jurisdictions (their cited pages go to `record_source`)."""
     for table, vocabulary in (("treatments", vocab.treatments()), ("conditions", vocab.conditions()),
                               ("insurers", vocab.insurers())):
         db[table].insert_all(({**entry, "aliases": entry.get("aliases", [])}
                               for entry in vocabulary.entries.values()), pk="id", alter=True)
+    if "fehb_carrier" not in db["insurers"].columns_dict:  # in the contract even when no entry states it
+        db["insurers"].add_column("fehb_carrier", str)
     for entry in vocab.insurers().entries.values():
+        if entry.get("fehb_carrier") not in FEHB_CARRIER:
+            report.problem(f"curated/insurers.yml {entry['id']}",
+                           f"fehb_carrier {entry['fehb_carrier']!r} left out: not one of only, also", "insurer_invalid")
+            db["insurers"].update(entry["id"], {"fehb_carrier": None})
         for url in entry.get("sources", []):
             record_source(url, "insurer_reference", "curated", entry.get("retrieved_at"))
-    curated = {row["code"]: row for row in _yaml(CURATED / "states.yml") or []}
+    path = CURATED / "states.yml"
+    curated = {row["code"]: row for row in _yaml(path) or []}
     db["states"].create({"code": str, "name": str, "fips": str, "insurance_department": str,
                          "insurance_department_url": str, "consumer_assistance_url": str,
                          "external_review": str, "clinic_count": int, "note": str, "sources": str,
-                         "retrieved_at": str, "needs_review": int}, pk="code", defaults={"needs_review": 0})
+                         "retrieved_at": str, **STATE_CONTACT_COLUMNS, "needs_review": int}, pk="code",
+                        defaults={"needs_review": 0})
     db["states"].insert_all(
         {"code": code, "name": state.name, "fips": state.fips,
          **{k: curated.get(code, {}).get(k) for k in ("insurance_department", "insurance_department_url",
                                                       "consumer_assistance_url", "note", "retrieved_at")},
-         "sources": curated.get(code, {}).get("sources", [])}
+         "sources": curated.get(code, {}).get("sources", []),
+         **state_contacts(curated.get(code, {}), f"{_where(path)} {code}", report)}
         for code, state in sorted(normalise.JURISDICTIONS.items()))
     for row in curated.values():
         for url in row.get("sources") or []:
             record_source(url, "state_agency", "curated", row.get("retrieved_at"))
+        for url in row.get("contact_sources") or []:
+            record_source(url, "state_agency", "curated", row.get("contact_retrieved_at"))
+
+
+def state_contacts(row, where, report):
+    """A state's phone and address columns; a number that is not a US phone is reported and left
+    out, and contacts without the pages they were read from are left out whole."""
+    contacts = {key: row.get(key) for key in STATE_CONTACT_COLUMNS}
+    contacts["contact_sources"] = row.get("contact_sources") or []
+    stated = [key for key in STATE_CONTACT_COLUMNS if key not in ("contact_sources", "contact_retrieved_at")
+              and contacts[key]]
+    if stated and not (contacts["contact_sources"] and contacts["contact_retrieved_at"]):
+        report.problem(where, "contacts left out: no contact_sources or contact_retrieved_at", "state_contact_invalid")
+        return {key: None for key in STATE_CONTACT_COLUMNS} | {"contact_sources": []}
+    for key in ("insurance_department_phone", "consumer_assistance_phone"):
+        try:
+            contacts[key] = normalise.phone(contacts[key])
+        except ValueError as error:
+            report.problem(where, f"{key} left out: {error}", "state_contact_invalid")
+            contacts[key] = None
+    return contacts
 
 
 def load_policy_data(db, report, record_source):
@@ -70,7 +111,7 @@ def load_policy_data(db, report, record_source):
         topic = data["topic"]
         db["state_law_topics"].insert({k: data.get(k) for k in ("topic", "question", "values", "searched")})
         db["state_laws"].insert_all(
-            _rows(data["rows"], path, report, record_source, "state_law",
+            curated_rows(data["rows"], path, report, record_source, "state_law",
                   lambda row: _state_law_problem(topic, row),
                   lambda row: {"id": f"{row['state']}:{topic}", "topic": topic}))
     db.execute("UPDATE states SET external_review = (SELECT value FROM state_laws WHERE "
@@ -79,7 +120,7 @@ def load_policy_data(db, report, record_source):
     db["federal_rules"].create({"id": str, "topic": str, "value": str, "summary": str, "citation": str,
                                 "effective_date": str, **ROW_COLUMNS}, pk="id")
     path = CURATED / "federal_rules.yml"
-    db["federal_rules"].insert_all(_rows(_yaml(path) or [], path, report, record_source, "federal_rule",
+    db["federal_rules"].insert_all(curated_rows(_yaml(path) or [], path, report, record_source, "federal_rule",
                                          lambda row: None, lambda row: {}))
 
     db["insurer_policies"].create({"id": str, "insurer_id": str, "market": str, "state": str,
@@ -89,14 +130,18 @@ def load_policy_data(db, report, record_source):
                                   foreign_keys=[("insurer_id", "insurers", "id"), ("treatment", "treatments", "id"),
                                                 ("condition", "conditions", "id")])
     path = CURATED / "insurer_policies.yml"
-    db["insurer_policies"].insert_all(_rows(_yaml(path) or [], path, report, record_source, "insurer_policy",
+    db["insurer_policies"].insert_all(curated_rows(_yaml(path) or [], path, report, record_source, "insurer_policy",
                                             _policy_problem, _policy_keys), replace=True)
 
 
-def _rows(rows, path, report, record_source, kind, problem_of, extra):
+def _where(path):
+    return path.relative_to(CURATED.parent) if path.is_relative_to(CURATED.parent) else path.name
+
+
+def curated_rows(rows, path, report, record_source, kind, problem_of, extra):
     """Rows that pass their checks, with their sources recorded; the rest reported."""
     for number, row in enumerate(rows, 1):
-        where = f"{path.relative_to(CURATED.parent)} row {number}"
+        where = f"{_where(path)} row {number}"
         problem = problem_of(row) or (None if row.get("sources") else "no sources")
         if problem:
             report.problem(where, f"left out: {problem}", f"{kind}_invalid")

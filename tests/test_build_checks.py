@@ -279,6 +279,15 @@ def test_changed_agency_page_flags_the_state(tmp_path):
     assert query(run, "SELECT needs_review FROM states WHERE code = 'TX'")[0]["needs_review"] == 1
 
 
+def test_changed_contact_page_flags_the_state(tmp_path):
+    wyoming = next(row for row in yaml.safe_load((CURATED / "states.yml").read_text()) if row["code"] == "WY")
+    url = next(u for u in wyoming["contact_sources"] if u not in wyoming["sources"])
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("Any")],
+                                 "source_check": [check(url, changed=True)]})
+    state, = query(run, "SELECT needs_review, review_reasons FROM states WHERE code = 'WY'")
+    assert state["needs_review"] == 1 and url in state["review_reasons"]
+
+
 # -- curated bills ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("written", ["SF 3971", "S.F. 3971", "sf3971", "SF 03971", "SF-3971"])
