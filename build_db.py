@@ -25,7 +25,7 @@ import sqlite_utils
 import yaml
 from tqdm import tqdm
 
-from kad import CURATED, DATA, FEEDS, checks, clinics, laws, normalise
+from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, normalise
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -108,8 +108,9 @@ class Build:
             self.merged = self.group_records(staging)
         with self.step(f"Geocoding ({self.geocoder_name}) and writing clinics"):
             self.write_clinics(db, staging)
-        with self.step("Loading state laws, federal rules and insurer policies"):
+        with self.step("Loading state laws, federal rules, insurer policies and appeal paths"):
             laws.load_policy_data(db, self.report, self.record_source)
+            appeals.load_appeal_paths(db, self.report, self.record_source)
             self.flush_sources(db)
         with self.step("Loading negotiated rates (price-transparency files)"):
             self.load_rates(db)
@@ -312,6 +313,7 @@ class Build:
         if unknown_states:
             failures.append(f"{unknown_states} clinics have a state outside the states table")
         failures.extend(laws.check_policy_data(db))
+        failures.extend(appeals.check(db))
         failures.extend(checks.check(db))
         if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             failures.append("SQLite integrity check failed")

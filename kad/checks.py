@@ -6,8 +6,9 @@ insurer_policy spiders wrote to data/feeds/, loaded beside the curated rows they
   feed (no API key yet) the curated bills stand alone.
 * ``source_check.jsonl`` fills the check columns of ``sources`` (http_status, content_sha256,
   final_url, checked_at, changed, changed_at, disappeared, check_error); every state_laws,
-  federal_rules, insurer_policies and clinics row citing an address that now fails, or that
-  changed after the row was read (its ``retrieved_at``), gets ``needs_review = 1`` and a
+  federal_rules, insurer_policies, appeal_paths, clinics and states row citing an address that
+  now fails, or that changed after the row was read (its ``retrieved_at``; for a state's phone
+  lines, ``contact_sources`` and ``contact_retrieved_at``), gets ``needs_review = 1`` and a
   sentence in ``review_reasons`` saying which and why.
 * ``insurer_policy.jsonl`` becomes ``policy_page_checks`` (what each policy page states); an
   insurer_policies row whose page states another number, title or date is flagged the same way.
@@ -31,7 +32,7 @@ BILL_STATUSES = ("introduced", "in_committee", "passed_one_chamber", "passed_leg
                  "vetoed", "failed", "withdrawn", "unknown")
 # The fields insurer_policy compares, as named in its `differs` lists.
 POLICY_PAGE_FIELDS = ("policy_id", "title", "effective_date", "last_reviewed")
-FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "clinics", "states")
+FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "appeal_paths", "clinics", "states")
 BILL_COLUMNS = {
     "id": str, "state": str, "session": str, "identifier": str, "title": str, "status": str,
     "latest_action": str, "latest_action_date": str, "subjects": str, "matched_terms": str,
@@ -57,14 +58,16 @@ SOURCE_CHECK_COLUMNS = {
 
 def cited_urls(curated=CURATED):
     """Every address cited by the curated rows (state laws, federal rules, insurer policies,
-    states, insurers, the clinic seed), each once, sorted."""
+    appeal paths, states and their contacts, curated bills, insurers, the clinic seed), each once, sorted."""
     rows = []
     for path in sorted((curated / "state_laws").glob("*.yml")):
         rows.extend((_yaml(path) or {}).get("rows") or [])
     for name in ("federal_rules.yml", "insurer_policies.yml", "states.yml", "bills.yml"):
         rows.extend(_yaml(curated / name) or [])
+    appeal_paths = _yaml(curated / "appeal_paths.yml") or {}
+    rows.extend([*(appeal_paths.get("programs") or []), *(appeal_paths.get("rows") or [])])
     rows.extend((_yaml(curated / "insurers.yml") or {}).get("insurers") or [])
-    urls = {url for row in rows for url in row.get("sources") or []}
+    urls = {url for row in rows for key in ("sources", "contact_sources") for url in row.get(key) or []}
     seed = curated / "clinics_seed.jsonl"
     if seed.exists():
         for line in seed.read_text(encoding="utf-8").splitlines():
