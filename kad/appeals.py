@@ -55,7 +55,7 @@ def load_appeal_paths(db, report, record_source, path=APPEAL_PATHS):
     for number, program in enumerate(data.get("programs") or [], 1):
         problem = program_problem(program)
         if problem:
-            report.problem(f"{path.name} program {number}", f"left out: {problem}", "appeal_program_invalid")
+            report.problem(f"{laws.curated_where(path)} program {number}", f"left out: {problem}", "appeal_program_invalid")
             continue
         programs[program["id"]] = {key: program.get(key) for key in PROGRAM_COLUMNS}
         for url in program["sources"]:

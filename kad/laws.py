@@ -72,7 +72,7 @@ def load_reference(db, report, record_source):
          **{k: curated.get(code, {}).get(k) for k in ("insurance_department", "insurance_department_url",
                                                       "consumer_assistance_url", "note", "retrieved_at")},
          "sources": curated.get(code, {}).get("sources", []),
-         **state_contacts(curated.get(code, {}), f"{_where(path)} {code}", report)}
+         **state_contacts(curated.get(code, {}), f"{curated_where(path)} {code}", report)}
         for code, state in sorted(normalise.JURISDICTIONS.items()))
     for row in curated.values():
         for url in row.get("sources") or []:
@@ -134,14 +134,15 @@ def load_policy_data(db, report, record_source):
                                             _policy_problem, _policy_keys), replace=True)
 
 
-def _where(path):
+def curated_where(path):
+    """How problems name a curated file: curated/<name> for the project's own files."""
     return path.relative_to(CURATED.parent) if path.is_relative_to(CURATED.parent) else path.name
 
 
 def curated_rows(rows, path, report, record_source, kind, problem_of, extra):
     """Rows that pass their checks, with their sources recorded; the rest reported."""
     for number, row in enumerate(rows, 1):
-        where = f"{_where(path)} row {number}"
+        where = f"{curated_where(path)} row {number}"
         problem = problem_of(row) or (None if row.get("sources") else "no sources")
         if problem:
             report.problem(where, f"left out: {problem}", f"{kind}_invalid")
