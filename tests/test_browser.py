@@ -44,6 +44,8 @@ CLINICS = [
     synthetic("E", city="Nowhere Springs", insurers=["Aetna"]),
     synthetic("G", phone="512-555-0199", website="https://g-one.synthetic.example"),
     synthetic("G two", phone="(512) 555-0199", website="https://g-two.synthetic.example"),
+    # San Antonio: takes TRICARE by its flag alone.
+    synthetic("San Antonio", city="San Antonio", postal_code="78212", accepts_tricare=True, conditions=["PTSD"]),
 ]
 
 
@@ -236,6 +238,28 @@ def test_produce_a_checklist(tab):
     expect(page.locator("ol.steps")).to_be_visible()
 
 
+def test_checklist_asks_the_kind_of_plan_then_gives_its_steps(tab):
+    page = tab.goto(CHECKLIST)
+    expect(page.get_by_role("heading", name="Which kind of plan is it?")).to_be_visible()
+    page.get_by_role("link", name="Is this plan through a private employer or union that pays the claims itself").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".plan-kind")).to_contain_text("self-funded")
+    expect(page.get_by_role("heading", name="Step 3: Federal external review")).to_be_visible()
+
+
+def test_a_veteran_with_tricare_finds_the_clinic_and_its_own_steps(tab):
+    page = tab.goto("/")
+    page.get_by_label("ZIP code").fill("78201")
+    page.get_by_label("Insurance").select_option(label="TRICARE")
+    page.get_by_label("Condition").select_option(label="PTSD")
+    page.get_by_role("button", name="Find clinics").click()
+    page.wait_for_load_state("networkidle")
+    assert card_titles(page) == ["Synthetic San Antonio"]
+    page = tab.goto("/checklist?state=TX&insurer=tricare&condition=ptsd")
+    expect(page.get_by_role("heading", name="Step 1: Prior authorization decision by the regional contractor")).to_be_visible()
+    expect(page.get_by_text("45 CFR 147.136")).to_have_count(0)
+
+
 def test_checklist_works_without_javascript(no_js_tab):
     page = no_js_tab.goto("/checklist")
     page.get_by_label("Your state").select_option("TX")
@@ -260,7 +284,9 @@ def test_skip_link_moves_focus_to_the_content(tab):
 
 AXE_PAGES = ["/", "/?zip=78701&insurer=aetna", "/?zip=78701&insurer=humana", "/?state=TX&insurer=aetna",
              "/clinic/site/synthetic-a?insurer=aetna", "/clinic/site/synthetic-g", "/states", "/state/TX",
-             "/checklist", CHECKLIST, "/clinic/site/no-such-clinic"]
+             "/checklist", CHECKLIST, CHECKLIST + "&plan=employer_fully_insured",
+             "/checklist?state=TX&insurer=tricare&condition=ptsd", "/?zip=82001&insurer=bcbs&condition=ptsd",
+             "/clinic/site/no-such-clinic"]
 
 
 @pytest.fixture(scope="module")

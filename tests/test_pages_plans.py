@@ -4,13 +4,14 @@ in a dead end, a state with no clinic, and input too long to echo. Server-side, 
 test client, on a synthetic database."""
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 import pytest
+from datasette.app import Datasette
 from test_pages import METADATA, names, text_of
 
 from builds import build, synthetic
-from datasette.app import Datasette
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,8 +32,16 @@ CLINICS = [
 
 
 @pytest.fixture(scope="module")
-def get(tmp_path_factory):
-    db_path = build(tmp_path_factory.mktemp("plans"), feeds={"clinic_site": CLINICS}).db_path
+def db_path(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("plans"), feeds={"clinic_site": CLINICS}).db_path
+
+
+def one(db_path, sql):
+    return sqlite3.connect(db_path).execute(sql).fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def get(db_path):
     loop = asyncio.new_event_loop()
     ds = Datasette(immutables=[str(db_path)], metadata=METADATA, plugins_dir=str(ROOT / "plugins"),
                    template_dir=str(ROOT / "templates"))
@@ -106,3 +115,95 @@ def test_a_state_search_with_no_clinic_offers_the_nearest_elsewhere(get):
 def test_long_input_is_not_echoed_in_full(get):
     response = get("/?city=" + "x" * 5000 + "&state=TX&insurer=" + "y" * 5000)
     assert ("x" * 101 in response.text, "y" * 101 in response.text) == (False, False)
+
+
+# -- the checklist follows the kind of plan -------------------------------------------------------
+
+def checklist(get, query):
+    return get(f"/checklist.json?{query}").json()
+
+
+def steps(page):
+    return [step for group in page["path"] for step in group["steps"]]
+
+
+def path_rows(db_path, program, state):
+    """The curated steps of a program in a state, as the checklist should show them."""
+    connection = sqlite3.connect(db_path)
+    rows = connection.execute(
+        "SELECT coalesce(track, ''), step, step_name, state FROM appeal_paths WHERE program = ? "
+        "AND (state IS NULL OR state = ?) ORDER BY state IS NOT NULL", [program, state]).fetchall()
+    chosen = {}
+    for track, step, name, _ in rows:
+        chosen[(track, step)] = name
+    return sorted(chosen.items())
+
+
+@pytest.mark.parametrize("query, program", [
+    ("state=TX&insurer=tricare&condition=ptsd", "tricare"),
+    ("state=TX&insurer=va-community-care&condition=ptsd", "va_community_care"),
+    ("state=TX&insurer=geha&condition=depression", "fehb"),
+    ("state=TX&insurer=medicare&condition=treatment_resistant_depression&plan=medicare_part_b", "medicare_part_b"),
+    ("state=TX&insurer=humana&condition=depression&plan=medicare_advantage", "medicare_advantage"),
+    ("state=NC&insurer=medicaid&condition=depression&plan=medicaid_managed_care", "medicaid_managed_care"),
+    ("state=KS&insurer=medicaid&condition=depression&plan=medicaid_fee_for_service", "medicaid_fee_for_service"),
+    ("state=TX&insurer=aetna&condition=depression&plan=employer_self_funded_erisa", "employer_self_funded_erisa"),
+    ("state=TX&insurer=aetna&condition=depression&plan=individual_marketplace", "individual_marketplace"),
+])
+def test_the_checklist_gives_the_steps_of_the_plan(get, db_path, query, program):
+    page = checklist(get, query)
+    state = query.split("state=")[1][:2]
+    assert (page["plan"]["chosen"]["id"], [s["name"] for s in steps(page)]) == \
+        (program, [name for _, name in path_rows(db_path, program, state)])
+
+
+@pytest.mark.parametrize("query", [
+    "state=TX&insurer=tricare&condition=ptsd",
+    "state=TX&insurer=va-community-care&condition=ptsd",
+    "state=TX&insurer=medicare&condition=treatment_resistant_depression&plan=medicare_part_b",
+    "state=NC&insurer=medicaid&condition=depression&plan=medicaid_managed_care",
+    "state=TX&insurer=geha&condition=depression",
+])
+def test_a_programme_with_its_own_appeals_gets_no_aca_rule(get, query):
+    page = checklist(get, query)
+    cited = " ".join((s["citation"] or "") + " ".join(r["topic"] for r in s["state_rules"]) for s in steps(page))
+    assert ("147.136" in cited, "internal_appeal_deadline_days" in cited) == (False, False)
+
+
+def test_a_commercial_insurer_asks_which_kind_of_plan(get):
+    page = checklist(get, "state=TX&insurer=aetna&condition=depression")
+    assert (page["plan"]["asked"], page["path"]) == (True, [])
+
+
+def test_the_question_offers_only_plans_the_insurer_runs(get):
+    options = {o["id"] for o in checklist(get, "state=TX&insurer=cigna&condition=depression")["plan"]["options"]}
+    assert ("fehb" in options, "tricare" in options, "employer_self_funded_erisa" in options) == (False, False, True)
+
+
+def test_the_question_is_a_plain_one_on_the_page(get):
+    text = text_of(get("/checklist?state=TX&insurer=aetna&condition=depression"))
+    assert "Which kind of plan is it?" in text and "pays the claims itself" in text
+
+
+def test_tricare_ketamine_is_not_called_unknown(get):
+    page = checklist(get, "state=TX&insurer=tricare&condition=ptsd")
+    iv = next(p for p in page["policies"] if p["treatment"] == "iv_ketamine")
+    assert [p["coverage"] for p in iv["for_condition"]] == ["not_covered"]
+
+
+def test_medicaid_coverage_comes_from_the_state_rule(get, db_path):
+    value = one(db_path, "SELECT value FROM state_laws WHERE state = 'TX' AND topic = 'medicaid_spravato_coverage'")
+    page = checklist(get, "state=TX&insurer=medicaid&condition=depression&plan=medicaid_fee_for_service")
+    assert (page["program_coverage"]["topic"], page["program_coverage"]["value"]) == ("medicaid_spravato_coverage", value)
+
+
+def test_state_help_shows_the_phone_the_data_has(get, db_path):
+    phone = one(db_path, "SELECT insurance_department_phone FROM states WHERE code = 'WY'")
+    html = get("/checklist?state=WY&insurer=bcbs&condition=depression&plan=individual_marketplace").text
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    assert (phone in html, f'href="tel:+1{digits}"' in html) == (True, True)
+
+
+def test_the_state_page_shows_the_phone_too(get, db_path):
+    phone = one(db_path, "SELECT insurance_department_phone FROM states WHERE code = 'WY'")
+    assert phone in get("/state/WY").text

@@ -1,18 +1,17 @@
 """The coverage checklist (/checklist): what a prior-authorization request needs, the insurer's
-criteria, appeal deadlines, where to get help and typical prices, for one state, insurer and
-condition."""
+criteria, the steps and deadlines after a denial for the patient's kind of plan, where to get
+help and typical prices, for one state, insurer, condition and kind of plan."""
 
 import statistics
 
 from . import words
-from .common import SELF_PAY, Links, arg, database, fetch, vocabularies
+from .common import SELF_PAY, Links, arg, database, fetch, source_links, vocabularies
+from . import plans
 from .laws import law_entry, laws_of, state_contacts, topics_of
 from .policies import policy_entry, policy_rows
 from .rates import state_rate_stats
 
 CHECKLIST_TREATMENTS = ("iv_ketamine", "esketamine_spravato")
-APPEAL_TOPICS = ("internal_appeal_deadline_days", "external_review_process",
-                 "external_review_deadline_days", "expedited_review_hours")
 # Broader conditions whose policy rows also speak to a narrower one (the narrower is a kind of the
 # broader by the vocabulary's own definitions): shown beside "no policy for your condition".
 BROADER_CONDITIONS = {"treatment_resistant_depression": ("depression",), "postpartum_depression": ("depression",),
@@ -69,13 +68,20 @@ async def checklist(datasette, args):
         errors.append(f"We do not know the insurer {words.quoted(insurer)}.")
     self_pay = insurer == SELF_PAY
     complete = bool(state_row and condition_row and (insurer_row or self_pay))
+    all_programs = await plans.programs(db)
+    fitting = plans.candidates(all_programs, insurer_row) if insurer_row else []
+    asked_plan = arg(args, "plan")
+    program = plans.choose(fitting, asked_plan)
+    if asked_plan and insurer_row and not program and asked_plan not in {p["id"] for p in fitting}:
+        errors.append(f"{insurer_row['name']} does not run that kind of plan, so choose one of those below.")
     page = {
         "page": "checklist",
         "title": "Coverage checklist",
         "query": {"state": state_row["code"] if state_row else "", "insurer": insurer if (insurer_row or self_pay) else "",
-                  "condition": condition if condition_row else ""},
+                  "condition": condition if condition_row else "", "plan": program["id"] if program else ""},
         "complete": complete, "errors": errors,
-        "choices": {"states": vocab["states"], "insurers": vocab["insurers"], "conditions": vocab["conditions"]},
+        "choices": {"states": vocab["states"], "insurers": vocab["insurers"], "conditions": vocab["conditions"],
+                    "plans": [{"id": p["id"], "name": p["name"]} for p in all_programs]},
         "prepared_on": words.today_iso(), "prepared_text": words.nice_date(words.today_iso()),
         "links": {},
     }
@@ -96,10 +102,15 @@ async def checklist(datasette, args):
     page["condition"] = {"id": condition, "name": condition_row["name"]}
     page["title"] = f"Coverage checklist: {page['insurer']['name']}, {condition_row['name']}, {st['name']}"
 
-    # The insurer's criteria, per treatment: rows for this condition first, then its other rows.
+    page["plan"] = _plan_choice(links, page["query"], program, fitting)
+    market = plans.market_of(program)
+
+    # The insurer's criteria, per treatment, for the kind of plan when it is known: rows for this
+    # condition first, then its other rows.
     policies = []
     if insurer_row:
-        rows = await policy_rows(db, insurer, CHECKLIST_TREATMENTS, code)
+        rows = [r for r in await policy_rows(db, insurer, CHECKLIST_TREATMENTS, code)
+                if market is None or r["market"] == market]
         for treatment in CHECKLIST_TREATMENTS:
             mine = [policy_entry(r, conditions, treatments) for r in rows if r["treatment"] == treatment]
             policies.append({
@@ -122,18 +133,10 @@ async def checklist(datasette, args):
 
     laws = await laws_of(db, code)
     us_laws = await laws_of(db, "US")
-    deadlines = []
-    for topic in APPEAL_TOPICS:
-        own = laws.get(topic)
-        use_federal = own is None or words.is_unknown(own.get("value"))
-        chosen = us_laws.get(topic) if use_federal else own
-        entry = law_entry(topic, chosen, topic_meta)
-        entry["federal_fallback"] = use_federal and chosen is not None
-        entry["state_entry"] = law_entry(topic, own, topic_meta) if use_federal else None
-        deadlines.append(entry)
-    page["deadlines"] = deadlines
-    page["federal_process"] = law_entry("external_review_process", us_laws.get("external_review_process"), topic_meta) \
-        if us_laws.get("external_review_process") else None
+    # A program whose coverage rule is a state's (Medicaid and Spravato) shows the state's row.
+    coverage_topic = program and program.get("coverage_state_law_topic")
+    page["program_coverage"] = law_entry(coverage_topic, laws.get(coverage_topic), topic_meta) if coverage_topic else None
+    page["path"] = await plans.path(db, program, code, laws, us_laws, topic_meta) if program else []
     page["help"] = state_contacts(st, links)
     prices, series_count = await _price_stats(db, code)
     page["prices"] = prices
@@ -142,6 +145,8 @@ async def checklist(datasette, args):
     page["links"]["datasette_rates_json"] = links.table("negotiated_rates", fmt="json", state=code, _shape="objects")
     page["links"]["state"] = page["state"]["url"]
     page["links"]["search"] = links.path("/", state=code, insurer=insurer, condition=condition)
+    page["links"]["datasette_path_json"] = (
+        links.table("appeal_paths", fmt="json", program=program["id"], _shape="objects") if program else None)
     page["links"]["datasette_policies_json"] = (
         links.table("insurer_policies", fmt="json", insurer_id=insurer, _shape="objects") if insurer_row else None)
     page["links"]["datasette_laws_json"] = links.table("state_laws", fmt="json", state=code, _shape="objects")
@@ -150,3 +155,15 @@ async def checklist(datasette, args):
         "count(price_series_usd) as series_prices, min(price_series_usd), max(price_series_usd) "
         "from clinics group by state order by state")
     return page
+
+
+def _plan_choice(links, query, program, fitting):
+    """The chosen kind of plan, or the question that decides it, with a link per answer."""
+    return {
+        "chosen": {"id": program["id"], "name": program["name"], "description": program.get("description"),
+                   "sources": source_links(program.get("sources"))} if program else None,
+        "asked": program is None and bool(fitting),
+        "options": [{"id": p["id"], "name": p["name"], "question": p["question"],
+                     "url": links.path("/checklist", **{**query, "plan": p["id"]}),
+                     "selected": bool(program) and p["id"] == program["id"]} for p in fitting],
+    }

@@ -92,7 +92,7 @@ def clinic_id_from_path(prefix, rest):
 
 
 async def vocabularies(db):
-    insurers = await fetch(db, "select id, name, kind from insurers order by name collate nocase")
+    insurers = await fetch(db, "select id, name, kind, fehb_carrier from insurers order by name collate nocase")
     conditions = await fetch(db, "select id, name from conditions order by name collate nocase")
     treatments = await fetch(db, "select id, name from treatments")
     states = await fetch(db, "select code, name, clinic_count from states order by name")

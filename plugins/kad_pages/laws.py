@@ -41,18 +41,29 @@ async def laws_of(db, state):
 
 
 
+def _tel(phone):
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return "+1" + digits[-10:] if len(digits) >= 10 else None
+
+
 def state_contacts(st, links):
+    """Who in the state helps a patient: the insurance regulator and the consumer assistance
+    program, with the phone numbers and addresses the data has (`tel` links for phones)."""
+    keys = ("insurance_department", "insurance_department_url", "insurance_department_phone",
+            "insurance_department_address", "consumer_assistance_program", "consumer_assistance_url",
+            "consumer_assistance_phone", "consumer_assistance_address", "contact_note")
+    contacts = {key: st.get(key) for key in keys}
     return {
-        "insurance_department": st.get("insurance_department"),
-        "insurance_department_url": st.get("insurance_department_url"),
+        **contacts,
         "insurance_department_link": words.safe_url(st.get("insurance_department_url")),
-        "consumer_assistance_url": st.get("consumer_assistance_url"),
+        "insurance_department_tel": _tel(st.get("insurance_department_phone")),
         "consumer_assistance_link": words.safe_url(st.get("consumer_assistance_url")),
+        "consumer_assistance_tel": _tel(st.get("consumer_assistance_phone")),
         "external_review": st.get("external_review"),
         "external_review_text": words.law_value("external_review_process", st.get("external_review")),
-        "sources": source_links(st.get("sources")),
-        "retrieved_at": st.get("retrieved_at"), "retrieved_text": words.nice_date(st.get("retrieved_at")),
-        "known": bool(st.get("insurance_department") or st.get("insurance_department_url")
-                      or st.get("consumer_assistance_url")),
+        "sources": source_links([*words.json_list(st.get("sources")), *words.json_list(st.get("contact_sources"))]),
+        "retrieved_at": st.get("contact_retrieved_at") or st.get("retrieved_at"),
+        "retrieved_text": words.nice_date(st.get("contact_retrieved_at") or st.get("retrieved_at")),
+        "known": any(contacts[key] for key in keys if key != "contact_note"),
         "datasette_json": links.row("states", st["code"], fmt="json"),
     }

@@ -153,6 +153,13 @@ BILL_DECIDED = {"enacted", "vetoed", "failed", "withdrawn"}
 # state_laws.basis: said beside a figure that is not the state's own law.
 BASIS_WORDS = {"federal_process": "the federal review's limit: this state uses the federal (HHS-run) external review"}
 
+# The two routes some programs give after a denial (appeal_paths.track).
+TRACK_WORDS = {
+    "medical_necessity": "If it says the treatment is not medically necessary",
+    "factual": "If it says the treatment is not a covered benefit, or refuses for another factual reason",
+    "clinical_appeal": "If you disagree with a VA clinical decision (your treatment or a referral)",
+    "decision_review": "If you disagree with a VA health-benefits decision",
+}
 FLAG_WORDS = {1: "Yes", 0: "No", None: "Not stated"}
 
 # The order and grouping of the state page; topics not named here appear under "Other rules".
