@@ -80,6 +80,8 @@ CLINIC = "clinic"
 SOURCE_CHECK = "source_check"
 BILL = "bill"
 POLICY_PAGE = "policy_page"
+NPI = "npi"
+NETWORK = "network"
 
 # source_check: one re-fetch of one address cited by curated data.
 SOURCE_CHECK_FIELDS = {
@@ -124,11 +126,52 @@ POLICY_PAGE_FIELDS = {
     "sources": [],
     "retrieved_at": None,
 }
+# nppes_match and the NPPES bulk loader: one NPI as the registry gives it (identity, never
+# network membership), with the directory clinic it was matched to when the matcher found one.
+NPI_FIELDS = {
+    "npi": None,
+    "entity": None,  # organisation | practitioner
+    "name": None,  # organisation name, or "LAST, FIRST" of a practitioner
+    "other_names": [],
+    "taxonomies": [],  # NUCC codes, primary first
+    "street": None,  # the primary practice location
+    "city": None,
+    "state": None,
+    "postal_code": None,
+    "phone": None,
+    "locations": [],  # other practice locations: {street, city, state, postal_code, phone}
+    "clinic_source_id": None,  # the directory record matched (nppes_match only)
+    "match_method": None,  # name_address | name_phone | name_city | name_state (nppes_match only)
+    "match_score": None,  # 0..1
+    "sources": [],
+    "retrieved_at": None,
+}
+# plan_net, marketplace_providers, medicare_billers: one piece of network evidence, one record per
+# (NPI, location, network or plan).
+NETWORK_FIELDS = {
+    "npi": None,
+    "insurer_id": None,  # id in data/curated/insurers.yml
+    "network": None,  # the network or plan name as the payer gives it
+    "plan_ids": [],  # plan identifiers (HIOS plan ids, InsurancePlan ids)
+    "evidence": None,  # marketplace_directory | payer_directory | medicare_claims
+    "name": None,  # the provider as the payer names it
+    "street": None,
+    "city": None,
+    "state": None,
+    "postal_code": None,
+    "phone": None,
+    "detail": {},  # codes, counts, tier, years, accepting new patients ... (kind-specific)
+    "source_url": None,  # the response the fact was read from
+    "sources": [],
+    "retrieved_at": None,
+}
 ITEM_FIELDS = {
     CLINIC: CLINIC_FIELDS,
     SOURCE_CHECK: SOURCE_CHECK_FIELDS,
     BILL: BILL_FIELDS,
     POLICY_PAGE: POLICY_PAGE_FIELDS,
+    NPI: NPI_FIELDS,
+    NETWORK: NETWORK_FIELDS,
 }
 
 
@@ -144,7 +187,7 @@ def new_record(kind, **values):
     unknown = set(values) - set(fields)
     if unknown:
         raise KeyError(f"not {kind} record keys: {sorted(unknown)}")
-    record = {key: list(empty) if isinstance(empty, list) else empty for key, empty in fields.items()}
+    record = {key: type(empty)(empty) if isinstance(empty, (list, dict)) else empty for key, empty in fields.items()}
     record.update(values)
     stamp = "checked_at" if "checked_at" in fields else "retrieved_at"
     record[stamp] = record[stamp] or utc_now()

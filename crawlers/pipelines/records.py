@@ -6,14 +6,16 @@ de-duplicated lists; the kind's required fields and at least one http(s) source 
 record is dropped with a counted reason (``pipeline/dropped/missing_url``,
 ``pipeline/dropped/missing_sources``...). A bill outside the 50 states and DC is dropped as
 ``invalid_state``; a bill status outside the vocabulary becomes ``unknown``
-(``pipeline/cleaned/status_invalid``)."""
+(``pipeline/cleaned/status_invalid``). NPI and network-evidence records need a valid NPI (check
+digit; ``invalid_npi``); network evidence also an insurer of the vocabulary (``unknown_insurer``)
+and an evidence kind of the ladder (``invalid_evidence``); their state is normalised (a bad one is
+emptied: ``pipeline/cleaned/state_invalid``)."""
 
-from kad import normalise
+from kad import normalise, vocab
 from kad.checks import BILL_STATUSES
-from kad.normalise import is_web_address
-from kad.normalise import clean_text
+from kad.normalise import clean_text, is_web_address
 
-from crawlers.items import BILL, ITEM_FIELDS, POLICY_PAGE, SOURCE_CHECK, item_kind
+from crawlers.items import BILL, ITEM_FIELDS, NETWORK, NPI, POLICY_PAGE, SOURCE_CHECK, item_kind
 from crawlers.pipelines import StatsPipeline
 from crawlers.pipelines.clean import clean_list
 
@@ -21,9 +23,12 @@ REQUIRED = {
     SOURCE_CHECK: ("url",),
     BILL: ("id", "state", "identifier"),
     POLICY_PAGE: ("policy_row", "url"),
+    NPI: ("npi",),
+    NETWORK: ("npi", "insurer_id", "evidence"),
 }
 FLAGS = ("changed", "disappeared")
-ADDRESSES = ("url", "final_url", "sources")  # never cleaned
+ADDRESSES = ("url", "final_url", "sources", "source_url")  # never cleaned
+SPIDER_EVIDENCE = ("marketplace_directory", "payer_directory", "medicare_claims")
 
 
 class RecordPipeline(StatsPipeline):
@@ -62,7 +67,28 @@ class RecordPipeline(StatsPipeline):
         if kind == SOURCE_CHECK:
             for flag in FLAGS:
                 record[flag] = bool(record[flag])
+        if kind in (NPI, NETWORK):
+            self.check_provider(record)
         return record
+
+    def check_provider(self, record):
+        try:
+            record["npi"] = normalise.npi(record["npi"])
+        except ValueError as error:
+            self.drop("invalid_npi", record, str(error))
+        if self.kind == NETWORK:
+            if record["insurer_id"] not in vocab.insurers().entries:
+                self.drop("unknown_insurer", record, record["insurer_id"])
+            if record["evidence"] not in SPIDER_EVIDENCE:
+                self.drop("invalid_evidence", record, record["evidence"])
+            if not isinstance(record["detail"], dict):
+                record["detail"] = {}
+                self.cleaned("detail_invalid")
+        try:
+            record["state"] = normalise.state_code(record["state"])
+        except ValueError:
+            record["state"] = None
+            self.cleaned("state_invalid")
 
     def check_bill(self, record):
         try:
