@@ -8,7 +8,7 @@ from scrapy.pipelines import ItemPipelineManager
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
-from crawlers.items import BILL, BILL_FIELDS, POLICY_PAGE, SOURCE_CHECK, new_record
+from crawlers.items import BILL, BILL_FIELDS, NETWORK, NPI, POLICY_PAGE, SOURCE_CHECK, new_record
 from crawlers.pipelines.records import RecordPipeline
 from crawlers.pipelines.validate import ValidatePipeline
 from crawlers.spiders.insurer_policy import InsurerPolicySpider
@@ -149,3 +149,41 @@ def test_source_check_flags_are_booleans():
 def test_new_record_refuses_unknown_keys():
     with pytest.raises(KeyError):
         new_record(BILL, name="Synthetic")
+
+
+# -- network evidence and NPI records --------------------------------------------------------------
+
+def network_record(**fields):
+    values = {"npi": "1234567893", "insurer_id": "humana", "evidence": "payer_directory", "state": "Texas",
+              "sources": ["https://synthetic.example/fhir/OrganizationAffiliation"],
+              "source_url": "https://synthetic.example/fhir/OrganizationAffiliation?a=1&copy=2"}
+    return new_record(NETWORK, **{**values, **fields})
+
+
+def test_network_record_passes_with_state_normalised():
+    network, _ = pipeline(NETWORK)
+    assert network.process_item(network_record())["state"] == "TX"
+
+
+def test_network_source_url_kept_exactly():
+    network, _ = pipeline(NETWORK)
+    assert network.process_item(network_record())["source_url"].endswith("?a=1&copy=2")
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ({"npi": "1234567890"}, "invalid_npi"),
+    ({"npi": None}, "missing_npi"),
+    ({"insurer_id": "synthetic-insurer"}, "unknown_insurer"),
+    ({"evidence": "clinic_website"}, "invalid_evidence"),
+])
+def test_bad_network_record_dropped_and_counted(fields, reason):
+    network, crawler = pipeline(NETWORK)
+    with pytest.raises(DropItem):
+        network.process_item(network_record(**fields))
+    assert stat(crawler, f"pipeline/dropped/{reason}") == 1
+
+
+def test_npi_record_with_a_bad_state_keeps_the_npi():
+    npis, crawler = pipeline(NPI)
+    record = npis.process_item(new_record(NPI, npi="1234567893", state="Atlantis", sources=["https://synthetic.example/"]))
+    assert (record["npi"], record["state"], stat(crawler, "pipeline/cleaned/state_invalid")) == ("1234567893", None, 1)
