@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: serve test build install browser crawl rates bench clean
+.PHONY: serve test build install browser crawl rates bench bench-nppes nppes-bulk clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ rates: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# The NPPES bulk loader against csv-only reading, 100k and 1M synthetic rows (BENCHMARKS-nppes-bulk.md).
+bench-nppes: install
+	$(BIN)/python -m bench.nppes_bulk
+
+# Likely ketamine and Spravato providers from the monthly NPPES file (a path or its address):
+# make nppes-bulk NPPES_ZIP=NPPES_Data_Dissemination_November_2026.zip
+nppes-bulk: install
+	@test -n "$(NPPES_ZIP)" || (echo "usage: make nppes-bulk NPPES_ZIP=<path or URL of the NPPES ZIP>" >&2; exit 2)
+	$(BIN)/python -m kad.nppes_bulk "$(NPPES_ZIP)"
 
 clean:
 	rm -rf $(VENV) data/ketamine.db

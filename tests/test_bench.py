@@ -114,3 +114,12 @@ def test_rates_bench_files_say_they_are_synthetic(tmp_path):
     assert document["reporting_entity_name"].startswith("Synthetic")
     assert all(g["tin"]["business_name"].startswith("Synthetic")
                for ref in document["provider_references"] for g in ref["provider_groups"])
+
+
+def test_nppes_bulk_bench_measures_both_passes_on_the_same_rows(tmp_path):
+    from bench import nppes_bulk, synthetic_nppes
+    result, = nppes_bulk.run([300], tmp_path)
+    assert (result["baseline"]["rows"], result["loader"]["rows"], result["loader"]["kept"] > 0, result["ratio"] > 0) == (
+        300, 300, True, True)
+    with pytest.raises(ValueError):
+        synthetic_nppes.write_zip(DATA / "feeds" / "synthetic.zip", 1)
