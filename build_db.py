@@ -25,7 +25,7 @@ import sqlite_utils
 import yaml
 from tqdm import tqdm
 
-from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, normalise
+from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, network, normalise
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -108,6 +108,9 @@ class Build:
             self.merged = self.group_records(staging)
         with self.step(f"Geocoding ({self.geocoder_name}) and writing clinics"):
             self.write_clinics(db, staging)
+        with self.step("Network evidence: NPI matches, payer directories, Medicare claims"):
+            network.build(db, self.feeds_dir, self.report, self.note_input, self.record_source)
+            self.flush_sources(db)
         with self.step("Loading state laws, federal rules, insurer policies and appeal paths"):
             laws.load_policy_data(db, self.report, self.record_source)
             appeals.load_appeal_paths(db, self.report, self.record_source)

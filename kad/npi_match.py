@@ -6,7 +6,8 @@ clinic's name and any of the record's names, after dropping words such as LLC an
 other half comes from the strongest place evidence: the same street address and ZIP (0.5), the
 same phone (0.45), the same city (0.25), the state alone (0). ``STRONG`` is the score from which
 the build joins payer evidence for that NPI to the clinic; a weaker match is kept in
-``clinic_npis`` for a person to confirm, and never merges anything by itself.
+``clinic_npis`` for a person to confirm, and never merges anything by itself; under ``MIN_SCORE``
+a candidate is not kept.
 """
 
 import re
@@ -15,6 +16,7 @@ from difflib import SequenceMatcher
 from kad import normalise
 
 STRONG = 0.8
+MIN_SCORE = 0.4  # under this a candidate is not kept at all
 PLACE_SCORES = {"address": 0.5, "phone": 0.45, "city": 0.25, "state": 0.0}
 _LEGAL_WORDS = re.compile(r"\b(llc|pllc|pc|pa|inc|ltd|lp|llp|corp|corporation|company|co|the|of|and|dba)\b")
 

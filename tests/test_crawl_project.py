@@ -11,7 +11,8 @@ from kad import ROOT
 def test_scrapy_list_from_the_root():
     done = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
-    assert done.stdout.split() == ["clinic_site", "insurer_policy", "nppes", "openstates", "source_check"]
+    assert done.stdout.split() == ["clinic_site", "insurer_policy", "marketplace_providers", "medicare_billers",
+                                   "nppes", "nppes_match", "openstates", "plan_net", "source_check"]
 
 
 def settings(monkeypatch):

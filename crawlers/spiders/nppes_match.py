@@ -11,7 +11,7 @@ What it yields: one record per plausible match (``crawlers.items.NPI_FIELDS``): 
 names, NUCC taxonomy codes (primary first), practice location, the clinic's source id and how
 sure the match is (``kad.npi_match``: same street address, phone or city, and the name's
 similarity; ``match_method`` name_address | name_phone | name_city | name_state, ``match_score``
-0..1). Results whose score is under ``MIN_SCORE`` are counted (``nppes_match/skipped/weak``), not
+0..1). Results whose score is under ``kad.npi_match.MIN_SCORE`` are counted (``nppes_match/skipped/weak``), not
 yielded; the build keeps every match in ``clinic_npis`` and joins payer evidence to a clinic only
 through a strong one (``kad.npi_match.STRONG``), so a weak match never merges records by itself.
 
@@ -29,14 +29,12 @@ from urllib.parse import urlsplit
 import scrapy
 
 from kad import CURATED, clinics
-from kad.npi_match import score
+from kad.npi_match import MIN_SCORE, score
 from kad.normalise import clean_text
 
 from crawlers.feedguard import feed_dir
 from crawlers.items import NPI, new_record
 from crawlers.spiders.nppes import API_URL, PAGE_LIMIT, api_url, location_address, organisation_names
-
-MIN_SCORE = 0.4
 
 
 def name_prefix(name):
