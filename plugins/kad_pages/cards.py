@@ -33,7 +33,7 @@ async def clinic_cards(links, db, ids, distances=None, insurer=None):
                                              {"ids": id_list})}
     insurer_rows = await fetch(db, """
         select clinic_insurers.clinic_id, clinic_insurers.insurer_id, clinic_insurers.evidence,
-               clinic_insurers.source_url, clinic_insurers.retrieved_at, insurers.name
+               clinic_insurers.network_status, clinic_insurers.source_url, clinic_insurers.retrieved_at, insurers.name
         from clinic_insurers left join insurers on insurers.id = clinic_insurers.insurer_id
         where clinic_insurers.clinic_id in (select value from json_each(:ids))
         order by insurers.name collate nocase""", {"ids": id_list})
@@ -43,6 +43,7 @@ async def clinic_cards(links, db, ids, distances=None, insurer=None):
         by_clinic.setdefault(link["clinic_id"], []).append({
             "id": link["insurer_id"], "name": link["name"] or link["insurer_id"],
             "evidence": link["evidence"], "evidence_text": words.EVIDENCE_WORDS.get(link["evidence"], link["evidence"]),
+            "status": link["network_status"], "status_text": words.STATUS_WORDS.get(link["network_status"]),
             "source_url": link["source_url"], "source_link": words.safe_url(link["source_url"]),
             "retrieved_at": link["retrieved_at"], "retrieved_text": words.nice_date(link["retrieved_at"]),
         })
@@ -110,7 +111,8 @@ def _insurer_groups(insurers):
         group = groups.setdefault(insurer["evidence"], {"evidence": insurer["evidence"],
                                                         "label": insurer["evidence_text"][:1].upper() + insurer["evidence_text"][1:],
                                                         "insurers": []})
-        group["insurers"].append({"name": insurer["name"], "matched": insurer.get("matched", False)})
+        group["insurers"].append({"name": insurer["name"], "matched": insurer.get("matched", False),
+                                  "status_text": insurer.get("status_text")})
     return list(groups.values())
 
 

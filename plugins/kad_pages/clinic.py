@@ -4,6 +4,7 @@ disagreements between sources, and what a chosen insurer's policy says about its
 from . import words
 from .cards import clinic_cards, map_points
 from .common import SELF_PAY, Links, NotFound, arg, database, fetch, source_links, vocabularies
+from .network import clinic_network
 from .policies import policy_entry, policy_rows
 from .rates import clinic_rates
 
@@ -76,6 +77,7 @@ async def clinic(datasette, clinic_id, args):
                     ("paying yourself" if insurer == SELF_PAY else "")},
         "policy": policy,
         "negotiated_rates": await clinic_rates(db, clinic_id, {i["id"]: i["name"] for i in vocab["insurers"]}),
+        "network": await clinic_network(db, clinic_id, row["state"]),
         "choices": {"insurers": vocab["insurers"]},
         "map": map_points([card]),
         "links": {},
@@ -87,6 +89,8 @@ async def clinic(datasette, clinic_id, args):
                                             insurer=insurer if insurer_row else None)
     page["links"]["datasette_row"] = links.row("clinics", clinic_id)
     page["links"]["datasette_json"] = links.row("clinics", clinic_id, fmt="json")
+    page["links"]["datasette_evidence_json"] = links.table("network_evidence", fmt="json", clinic_id=clinic_id,
+                                                           _shape="objects")
     page["links"]["datasette_insurers_json"] = links.table("clinic_insurers", fmt="json", clinic_id=clinic_id,
                                                            _shape="objects")
     page["links"]["datasette_rates_json"] = links.table("negotiated_rates", fmt="json", clinic_id=clinic_id,

@@ -24,7 +24,8 @@ TREATMENT_CHOICES = (("", "Any treatment"), ("iv_ketamine", "IV ketamine"),
 FILTERS_SQL = """
   and (:insurer = '' or exists (
     select 1 from clinic_insurers join insurers on insurers.id = clinic_insurers.insurer_id
-    where clinic_insurers.clinic_id = clinics.id and :insurer in (insurers.id, insurers.name)))
+    where clinic_insurers.clinic_id = clinics.id and :insurer in (insurers.id, insurers.name)
+      and (:confirmed = '' or clinic_insurers.network_status in ('agrees', 'payer_only'))))
   and (:condition = '' or exists (
     select 1 from clinic_conditions
     where clinic_conditions.clinic_id = clinics.id and clinic_conditions.condition_id = :condition))
@@ -60,7 +61,7 @@ async def search(datasette, args):
     state_codes = {s["code"] for s in vocab["states"]}
     errors, notes = [], []
 
-    raw = {k: arg(args, k) for k in ("zip", "city", "state", "miles", "insurer", "condition", "treatment")}
+    raw = {k: arg(args, k) for k in ("zip", "city", "state", "miles", "insurer", "confirmed", "condition", "treatment")}
     miles, miles_adjusted = _miles(raw["miles"] or DEFAULT_MILES)
     if miles_adjusted:
         notes.append(f"Distance set to {miles} miles (we search between 1 and {MAX_MILES}).")
@@ -82,8 +83,10 @@ async def search(datasette, args):
         errors.append(f"{words.quoted(zip_code)} is not a 5-digit ZIP code.")
         zip_code = ""
 
+    # "Only where the insurer's own data confirms it" narrows an insurer choice; alone it means nothing.
+    confirmed = "1" if raw["confirmed"] and insurer and insurer != SELF_PAY else ""
     query = {"zip": zip_code, "city": raw["city"], "state": state, "miles": miles, "insurer": insurer,
-             "condition": condition, "treatment": treatment}
+             "confirmed": confirmed, "condition": condition, "treatment": treatment}
     names = {
         "insurer": "paying yourself" if insurer == SELF_PAY else
         next((i["name"] for i in vocab["insurers"] if i["id"] == insurer), ""),
@@ -105,10 +108,12 @@ async def search(datasette, args):
         "browse_states": [{**s, "url": links.path(f"/state/{s['code']}")} for s in vocab["states"] if s["clinic_count"]],
         "filter_summary": [f"{label}: {names[key]}" for key, label in (("insurer", "insurance"), ("condition", "condition"),
                                                                         ("treatment", "treatment"))
-                           if names[key] and query[key]],
+                           if names[key] and query[key]]
+        + ([f"only where {names['insurer']}'s own data confirms it"] if confirmed else []),
         "links": {},
     }
-    filters = {"insurer": "" if insurer == SELF_PAY else insurer, "condition": condition, "treatment": treatment}
+    filters = {"insurer": "" if insurer == SELF_PAY else insurer, "confirmed": confirmed, "condition": condition,
+               "treatment": treatment}
 
     def search_url(**changes):
         params = {**query, **changes}
@@ -176,7 +181,7 @@ async def _search_near(datasette, db, links, page, origin, miles, filters, searc
     page["results"] = await clinic_cards(links, db, [r["id"] for r in near], distances, insurer)
     count = len(page["results"])
     page["results_heading"] = (f"{_count(count)} within {miles} miles of {page['origin']['label']}")
-    params = {"zip": origin["zip"], "miles": str(miles), **{k: filters[k] for k in ("insurer", "condition")}}
+    params = {"zip": origin["zip"], "miles": str(miles), **{k: filters[k] for k in ("insurer", "confirmed", "condition")}}
     page["links"]["datasette_query"] = links.query(NEAR_QUERY, **params)
     page["links"]["datasette_json"] = links.query(NEAR_QUERY, fmt="json", _shape="objects", **params)
 

@@ -113,9 +113,31 @@ INSURANCE_WORDS = {
 EVIDENCE_WORDS = {
     "clinic_website": "from the clinic's website",
     "curated": "hand-checked",
-    "payer_directory": "from the insurer's directory",
+    "marketplace_directory": "from the insurer's marketplace provider file",
+    "payer_directory": "from the insurer's provider directory",
+    "medicare_claims": "from Medicare's claims data",
     "price_transparency_file": "from the insurer's price file",
 }
+
+# network_status in a few words, for cards (None: nothing to add to the evidence).
+STATUS_WORDS = {
+    "agrees": "confirmed by the insurer's own data",
+    "payer_only": "listed by the insurer; the clinic does not say",
+    "clinic_only": "not in the insurer's directory",
+    "conflict": "the insurer lists it as not taking patients",
+    "clinic_only_unchecked": None,
+    None: None,
+}
+
+# The evidence ladder as the pages explain it, weakest first.
+EVIDENCE_LADDER = [
+    ("clinic_website", "The clinic's own website says it takes the insurer."),
+    ("curated", "A person read it on a cited page (news, a directory, the clinic's pages)."),
+    ("marketplace_directory / payer_directory", "The insurer's own published directory lists the clinic's NPI: "
+     "an ACA marketplace provider file, or a provider-directory API."),
+    ("medicare_claims", "Original Medicare paid this NPI for Spravato visits or infusions (CMS's yearly data)."),
+    ("price_transparency_file", "The insurer published a negotiated rate for this NPI."),
+]
 
 PRECISION_WORDS = {
     "source": "Placed where its source says.",
