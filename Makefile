@@ -32,8 +32,9 @@ test: install browser
 	$(BIN)/python -m pytest
 
 # Refresh a feed from the live source (needs the internet): make crawl SPIDER=nppes
+# Spider arguments go in ARGS: make crawl SPIDER=plan_net ARGS="-a payer=humana"
 crawl: install
-	$(BIN)/scrapy crawl $(SPIDER)
+	$(BIN)/scrapy crawl $(SPIDER) $(ARGS)
 
 # Negotiated rates from a payer's price-transparency files (needs the internet):
 # make rates TOC=<address or path of a table of contents> [WORKERS=2] [SCHEDULER=tcp://host:8786] [CODES=G2082,J0013]
