@@ -131,7 +131,7 @@ def clinic_side_evidence(db):
 
 # -- NPI matches -------------------------------------------------------------------------------
 
-def load_npi_matches(db, feeds_dir, report, note_input):
+def load_npi_matches(db, feeds_dir, report, note_input, record_source):
     """clinic_npis from the clinics' own NPIs and the NPPES feeds."""
     create_tables(db)
     db.execute("INSERT OR IGNORE INTO clinic_npis SELECT id, npi, 'record', 1.0, "
@@ -161,6 +161,8 @@ def load_npi_matches(db, feeds_dir, report, note_input):
                     best[key] = {"clinic_id": clinic_id, "npi": npi, "match_method": method, "match_score": score,
                                  "source_url": (record.get("sources") or [None])[0],
                                  "retrieved_at": record.get("retrieved_at")}
+                    if normalise.is_web_address(best[key]["source_url"]):
+                        record_source(best[key]["source_url"], "registry_api", name, record.get("retrieved_at"))
         note_input(path, read, loaded)
     db["clinic_npis"].insert_all(best.values(), ignore=True)
 
@@ -251,7 +253,7 @@ def compute_status(db):
 
 def build(db, feeds_dir, report, note_input, record_source):
     """Every step, in order: NPI matches, evidence, links, status, indexes."""
-    load_npi_matches(db, feeds_dir, report, note_input)
+    load_npi_matches(db, feeds_dir, report, note_input, record_source)
     load_evidence(db, feeds_dir, report, note_input, record_source)
     compute_status(db)
     for columns in (["npi"], ["clinic_id"], ["insurer_id"], ["evidence"], ["state"]):

@@ -171,6 +171,11 @@ def test_weak_match_kept_but_joins_nothing(matched):
         1, [{"clinic_id": None}])
 
 
+def test_nppes_answers_recorded_as_sources(matched):
+    assert rows(matched.db_path, "SELECT kind, fetched_by FROM sources WHERE url = ?", [NPPES_SOURCE]) == [
+        {"kind": "registry_api", "fetched_by": "nppes_match"}]
+
+
 def test_weak_match_never_merges_clinics(matched):
     assert rows(matched.db_path, "SELECT count(*) AS n FROM clinics")[0]["n"] == 2
 

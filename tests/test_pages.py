@@ -219,7 +219,7 @@ def test_clinic_page_shows_facts_with_sources_and_dates(get):
     assert "Synthetic A" in text and "100 Congress Ave, Austin, TX 78701" in text
     assert 'href="https://synthetic.example/a"' in response.text
     assert "Listing last read November 20, 2026" in text
-    assert "Aetna (from the clinic's website: source, read November 20, 2026)" in text
+    assert "The clinic's website says it takes Aetna. (read November 20, 2026: source)" in text
     assert "First infusion: $450" in text
     assert "placed at the center of its ZIP code" in text
     assert 'href="tel:+15125550101"' in response.text
