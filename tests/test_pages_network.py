@@ -66,9 +66,15 @@ def test_clinic_page_says_the_directory_does_not_list_it(get):
         "Aetna's directory was read on November 25, 2026 and does not list it.")
 
 
-def test_clinic_page_says_when_nothing_was_checked(get):
-    assert network_of(get, "agrees")["humana"]["says"][-1]["text"] == (
-        "We have not read Humana's own directory for this state yet.")
+def test_clinic_page_says_once_which_insurers_were_not_checked(get):
+    page = get("/clinic/site/synthetic-agrees.json").json()
+    assert (page["network"]["unchecked"], [e["evidence"] for e in network_of(get, "agrees")["humana"]["says"]]) == (
+        ["Humana"], ["clinic_website"])
+
+
+def test_clinic_page_names_the_unchecked_insurers(get):
+    assert "We have not yet read these insurers’ own directories for Texas, so only the clinic’s word stands for them: Humana." in text_of(
+        get("/clinic/site/synthetic-agrees"))
 
 
 def test_clinic_page_medicare_claims_in_words(get):

@@ -71,9 +71,9 @@ async def clinic_network(db, clinic_id, state):
             says.append({"evidence": "not_listed", "source_url": None, "source_link": None, "read": None,
                          "text": f"{name}'s directory was read on {words.nice_date(directories_read.get(link['insurer_id']))} "
                                  "and does not list it."})
-        elif status == "clinic_only_unchecked":
-            says.append({"evidence": "unchecked", "source_url": None, "source_link": None, "read": None,
-                         "text": f"We have not read {name}'s own directory for this state yet."})
         insurers.append({"id": link["insurer_id"], "name": name, "status": status,
                          "status_text": words.STATUS_WORDS.get(status), "says": says})
-    return {"insurers": insurers, "ladder": [{"kind": k, "text": t} for k, t in words.EVIDENCE_LADDER]}
+    # Said once for all of them, not under each insurer.
+    unchecked = [i["name"] for i in insurers if i["status"] == "clinic_only_unchecked"]
+    return {"insurers": insurers, "unchecked": unchecked,
+            "ladder": [{"kind": k, "text": t} for k, t in words.EVIDENCE_LADDER]}
