@@ -109,7 +109,7 @@ class Build:
         with self.step(f"Geocoding ({self.geocoder_name}) and writing clinics"):
             self.write_clinics(db, staging)
         with self.step("Network evidence: NPI matches, payer directories, Medicare claims"):
-            network.build(db, self.feeds_dir, self.report, self.note_input, self.record_source)
+            network.load(db, self.feeds_dir, self.report, self.note_input, self.record_source)
             self.flush_sources(db)
         with self.step("Loading state laws, federal rules, insurer policies and appeal paths"):
             laws.load_policy_data(db, self.report, self.record_source)
@@ -117,6 +117,8 @@ class Build:
             self.flush_sources(db)
         with self.step("Loading negotiated rates (price-transparency files)"):
             self.load_rates(db)
+        with self.step("Network status of each clinic and insurer (every kind of evidence)"):
+            network.finish(db)
         with self.step("Loading bills, policy-page checks and source checks"):
             self.load_checks(db)
         with self.step("Indexes, full-text search and build info"):

@@ -66,8 +66,8 @@ def evidence_problem(row):
                 return "no NPI"
         except ValueError as error:
             return str(error)
-    if not normalise.is_web_address(row.get("source_url")):
-        return "no http(s) source_url"
+    if not isinstance(row.get("source_url"), str) or not row["source_url"].strip():
+        return "no source_url"
     if not isinstance(row.get("plan_ids") or [], list) or not isinstance(row.get("detail") or {}, dict):
         return "plan_ids must be a list and detail an object"
     return None
@@ -251,10 +251,14 @@ def compute_status(db):
     db.conn.commit()
 
 
-def build(db, feeds_dir, report, note_input, record_source):
-    """Every step, in order: NPI matches, evidence, links, status, indexes."""
+def load(db, feeds_dir, report, note_input, record_source):
+    """NPI matches, then the clinic-side and payer-feed evidence (other loaders add theirs next)."""
     load_npi_matches(db, feeds_dir, report, note_input, record_source)
     load_evidence(db, feeds_dir, report, note_input, record_source)
+
+
+def finish(db):
+    """Once every loader has added its evidence: the status of each clinic x insurer, indexes."""
     compute_status(db)
     for columns in (["npi"], ["clinic_id"], ["insurer_id"], ["evidence"], ["state"]):
         db["network_evidence"].create_index(columns, if_not_exists=True)

@@ -64,7 +64,7 @@ def test_price_files_keep_their_plans(built):
 
 
 def test_network_evidence_per_matched_npi_and_payer(built):
-    evidence = rows(built.db_path, "SELECT * FROM network_evidence ORDER BY npi")
+    evidence = rows(built.db_path, "SELECT * FROM network_evidence WHERE evidence = 'price_transparency_file' ORDER BY npi")
     assert [(e["npi"], e["clinic_id"], e["insurer_id"], e["evidence"], e["state"]) for e in evidence] == [
         ("1234567893", "site:synthetic-infusion-austin", "aetna", "price_transparency_file", "TX"),
         ("1760511117", "site:synthetic-spravato-dallas", "aetna", "price_transparency_file", "TX")]
@@ -93,4 +93,4 @@ def test_bad_feed_lines_are_reported_and_skipped(tmp_path):
 def test_tables_exist_without_the_feed(tmp_path):
     run = build(tmp_path, feeds={"clinic_site": CLINICS})
     assert [rows(run.db_path, f"SELECT count(*) AS n FROM {t}")[0]["n"]
-            for t in ("price_files", "negotiated_rates", "network_evidence")] == [0, 0, 0]
+            for t in ("price_files", "negotiated_rates", "network_evidence WHERE evidence = 'price_transparency_file'")] == [0, 0, 0]

@@ -1,6 +1,7 @@
 """The build's side of the price-transparency feed (data/feeds/negotiated_rates.jsonl, written
 by `python -m kad.rates`): tables `price_files` and `negotiated_rates`, and a `network_evidence`
-row of kind `price_transparency_file` per payer for every NPI that matches a directory clinic.
+row of kind `price_transparency_file` per payer for every NPI that matches a directory clinic
+(added with kad.network.add_evidence).
 
 A `negotiated_rate` line joins the `price_file` line of its file (which comes first in the
 feed) for the insurer, the plans' market, the file's date and when it was read. A line that is
@@ -10,6 +11,7 @@ reported with its line number and left out. The tables exist, empty, without the
 
 import json
 
+from kad import network
 from kad.clinics import read_jsonl
 
 from . import FEED_NAME, ROW_FIELDS
@@ -25,28 +27,14 @@ RATE_COLUMNS = {
     **{name: float if kind == "float64" else str for name, kind in ROW_FIELDS.items() if name != "file_url"},
     "clinic_id": str, "state": str, "file_url": str, "last_updated_on": str, "retrieved_at": str,
 }
-# The network-evidence table as the network-evidence issue (7) defines it; created here only
-# when the build has not created it already.
-NETWORK_EVIDENCE_COLUMNS = {
-    "npi": str, "clinic_id": str, "insurer_id": str, "network": str, "plan_ids": str, "evidence": str,
-    "detail": str, "state": str, "source_url": str, "retrieved_at": str,
-}
 RATE_INDEXES = (["clinic_id"], ["npi"], ["insurer_id"], ["billing_code"], ["state", "billing_code"], ["file_url"])
 BATCH = 5000
-
-
-def create_network_evidence(db):
-    if not db["network_evidence"].exists():
-        db["network_evidence"].create(NETWORK_EVIDENCE_COLUMNS)
-        db["network_evidence"].create_index(["npi"])
-        db["network_evidence"].create_index(["clinic_id"])
 
 
 def load(db, feeds_dir, report, record_source):
     """Load the feed if there is one; returns (lines read, rates loaded)."""
     db["price_files"].create(PRICE_FILE_COLUMNS, pk="file_url")
     db["negotiated_rates"].create({"id": int, **RATE_COLUMNS}, pk="id")
-    create_network_evidence(db)
     path = feeds_dir / f"{FEED_NAME}.jsonl"
     read = loaded = 0
     if path.exists():
@@ -69,7 +57,7 @@ def load(db, feeds_dir, report, record_source):
     for columns in RATE_INDEXES:
         db["negotiated_rates"].create_index(columns)
     _match_clinics(db)
-    _add_network_evidence(db)
+    _add_network_evidence(db, report)
     return read, loaded
 
 
@@ -108,7 +96,7 @@ def _match_clinics(db):
     db.conn.commit()
 
 
-def _add_network_evidence(db):
+def _add_network_evidence(db, report):
     """One row per matched NPI and payer: the codes priced, the files and plans, the newest date."""
     groups = db.execute(
         "SELECT npi, clinic_id, state, insurer_id, reporting_entity_name, "
@@ -126,8 +114,8 @@ def _add_network_evidence(db):
             "AND insurer_id IS ? AND reporting_entity_name IS ?", [npi, clinic_id, insurer_id, entity])
             for name in json.loads(names or "[]")})
         rows.append({"npi": npi, "clinic_id": clinic_id, "insurer_id": insurer_id,
-                     "network": "; ".join(networks) or None, "plan_ids": json.dumps(plan_ids), "evidence": EVIDENCE,
-                     "detail": json.dumps({"billing_codes": sorted(json.loads(codes)), "reporting_entity_name": entity,
-                                           "last_updated_on": updated, "files": file_urls}),
+                     "network": "; ".join(networks) or None, "plan_ids": plan_ids, "evidence": EVIDENCE,
+                     "detail": {"billing_codes": sorted(json.loads(codes)), "reporting_entity_name": entity,
+                                "last_updated_on": updated, "files": file_urls},
                      "state": state, "source_url": file_urls[0], "retrieved_at": retrieved})
-    db["network_evidence"].insert_all(rows)
+    network.add_evidence(db, rows, report, FEED_NAME)
