@@ -48,7 +48,7 @@ CLINIC_COLUMNS = {
     "needs_review": int,
 }
 CLINIC_INDEXES = (["state"], ["ketamine_insurance"], ["spravato_insurance"], ["postal_code"],
-                  ["npi"], ["latitude", "longitude"], ["needs_review"], ["name"])
+                  ["npi"], ["latitude", "longitude"], ["needs_review"], ["name"], ["geocode_precision"])
 
 
 class Build:

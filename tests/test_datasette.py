@@ -9,7 +9,6 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from build_db import Build
 from builds import build, synthetic
 
 METADATA = yaml.safe_load(open("metadata.yml"))
@@ -25,13 +24,6 @@ def get_json(db_path, path):
 
 
 # -- the checked-in data -----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def real_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("real") / "ketamine.db"
-    Build(path, quiet=True).run()
-    return path
-
 
 @pytest.fixture(scope="module")
 def real_clinics(real_db):
