@@ -25,7 +25,7 @@ import sqlite_utils
 import yaml
 from tqdm import tqdm
 
-from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, network, normalise
+from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, network, normalise, prices
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -281,6 +281,7 @@ class Build:
 
     def finish(self, db):
         db.execute("UPDATE states SET clinic_count = (SELECT count(*) FROM clinics WHERE clinics.state = states.code)")
+        prices.write_price_stats(db)
         for columns in CLINIC_INDEXES:
             db["clinics"].create_index(columns)
         for table, column in (("clinic_insurers", "insurer_id"), ("clinic_conditions", "condition_id"),

@@ -2,10 +2,8 @@
 criteria, the steps and deadlines after a denial for the patient's kind of plan, where to get
 help and typical prices, for one state, insurer, condition and kind of plan."""
 
-import statistics
-
 from . import words
-from .common import SELF_PAY, Links, arg, database, fetch, source_links, vocabularies
+from .common import SELF_PAY, Links, Misconfigured, arg, database, fetch, source_links, vocabularies
 from . import plans
 from .laws import law_entry, laws_of, state_contacts, topics_of
 from .policies import policy_entry, policy_rows
@@ -18,36 +16,37 @@ BROADER_CONDITIONS = {"treatment_resistant_depression": ("depression",), "postpa
                       "crps": ("chronic_pain", "neuropathic_pain"), "fibromyalgia": ("chronic_pain",),
                       "neuropathic_pain": ("chronic_pain",)}
 PRICE_COLUMNS = (("price_initial_usd", "A first infusion"), ("price_series_usd", "A whole series"))
+NATIONAL = "US"  # price_stats' region for the whole directory (kad/prices.py), as state_laws' federal rows
 
 
-def _stats(values):
-    numbers = sorted(v for v in values if words.number(v) is not None)
-    if not numbers:
+def _stats(row):
+    """A price_stats row as the page shows it; {"count": 0} when no clinic publishes the price."""
+    if not row:
         return {"count": 0}
-    median = statistics.median(numbers)
-    return {"count": len(numbers), "median": median, "min": numbers[0], "max": numbers[-1],
-            "median_text": words.money(round(median, 2)), "min_text": words.money(numbers[0]),
-            "max_text": words.money(numbers[-1])}
+    median, low, high = row["median_usd"], row["min_usd"], row["max_usd"]
+    return {"count": row["clinics"], "median": median, "min": low, "max": high,
+            "median_text": words.money(round(median, 2)), "min_text": words.money(low),
+            "max_text": words.money(high)}
 
 
 async def _price_stats(db, state):
+    """The state's and the nation's figures from price_stats (worked out in the build, kad/prices.py)."""
+    if not await db.table_exists("price_stats"):
+        raise Misconfigured("The database has no price_stats table: rebuild it with build_db.py.")
+    rows = {(r["region"], r["price"]): r for r in await fetch(
+        db, "select * from price_stats where region in (:state, :national)", {"state": state, "national": NATIONAL})}
     prices = []
     for column, label in PRICE_COLUMNS:
-        where = f"{column} is not null and coalesce(reported_closed, 0) = 0"
-        state_rows = await fetch(db, f"select {column} as usd, retrieved_at from clinics where state = :state and {where}",
-                                 {"state": state})
-        national_rows = await fetch(db, f"select {column} as usd, retrieved_at from clinics where {where}")
-        entry = {"column": column, "label": label,
-                 "state": _stats([r["usd"] for r in state_rows]),
-                 "national": _stats([r["usd"] for r in national_rows])}
+        own, national = rows.get((state, column)), rows.get((NATIONAL, column))
+        entry = {"column": column, "label": label, "state": _stats(own), "national": _stats(national)}
         entry["scope"] = "state" if entry["state"]["count"] >= 3 else "national"
-        used = state_rows if entry["scope"] == "state" else national_rows
-        dates = sorted(r["retrieved_at"] for r in used if r["retrieved_at"])
-        entry["dates"] = {"oldest": words.nice_date(dates[0]), "newest": words.nice_date(dates[-1])} if dates else None
+        used = own if entry["scope"] == "state" else national
+        entry["dates"] = ({"oldest": words.nice_date(used["oldest_retrieved_at"]),
+                           "newest": words.nice_date(used["newest_retrieved_at"])}
+                          if used and used["oldest_retrieved_at"] else None)
         prices.append(entry)
-    series = await fetch(db, "select series_count from clinics where series_count is not null and price_series_usd is not null")
-    counts = sorted(r["series_count"] for r in series if words.number(r["series_count"]))
-    return prices, (statistics.median(counts) if counts else None)
+    series = rows.get((NATIONAL, "price_series_usd"))
+    return prices, (series["median_series_count"] if series else None)
 
 
 async def checklist(datasette, args):
