@@ -1,5 +1,8 @@
-"""The state pages (/states and /state/TX): a state's rules in plain words, the federal floor,
-bills, and the clinics we know there."""
+"""The state pages (/states and /state/TX?page=2): a state's rules in plain words, the federal
+floor, bills, and the clinics we know there, a page of them at a time."""
+
+import math
+import re
 
 from . import words
 from .cards import clinic_cards
@@ -7,6 +10,7 @@ from .common import Links, NotFound, database, fetch, source_links
 from .laws import law_entry, laws_of, state_contacts, topics_of
 
 
+CLINICS_PER_PAGE = 100  # a state's clinic list, a page at a time (Texas had 5,951 at 100,000 clinics)
 FEDERAL_TOPIC_TITLES = {"appeals": "Appeals and external review", "controlled_substances": "Controlled substances",
                         "telehealth": "Telehealth prescribing", "esketamine": "Spravato (esketamine) safety rules",
                         "billing_codes": "Billing codes"}
@@ -44,7 +48,22 @@ async def states_index(datasette):
     return page
 
 
-async def state(datasette, code):
+async def _clinic_pages(db, links, code, asked):
+    """Which slice of the state's clinics this page lists (CLINICS_PER_PAGE at a time, by name),
+    with the addresses of the pages before and after it. A page number that is not a number
+    gives the first page; one past the end gives the last."""
+    total = (await fetch(db, "select count(*) as n from clinics where state = :state", {"state": code}))[0]["n"]
+    pages = max(1, math.ceil(total / CLINICS_PER_PAGE))
+    number = min(max(int(asked), 1), pages) if re.fullmatch(r"[0-9]{1,9}", asked or "") else 1
+    first = (number - 1) * CLINICS_PER_PAGE + 1
+    address = lambda n: links.path(f"/state/{code}", page=n if n > 1 else None) + "#clinics"
+    return {"page": number, "pages": pages, "per_page": CLINICS_PER_PAGE, "total": total,
+            "first": first, "last": min(total, number * CLINICS_PER_PAGE),
+            "previous": address(number - 1) if number > 1 else None,
+            "next": address(number + 1) if number < pages else None}
+
+
+async def state(datasette, code, args):
     db = database(datasette)
     links = Links(datasette, db)
     code = code.upper()
@@ -82,8 +101,10 @@ async def state(datasette, code):
                           "matched_terms": [str(x) for x in words.json_list(b.get("matched_terms"))],
                           "url": b.get("url"), "link": words.safe_url(b.get("url")),
                           "sources": source_links(b.get("sources"))})
-    clinic_rows = await fetch(db, "select id from clinics where state = :state order by name collate nocase",
-                              {"state": code})
+    clinic_pages = await _clinic_pages(db, links, code, args.get("page"))
+    clinic_rows = await fetch(db, "select id from clinics where state = :state order by name collate nocase, id "
+                                  "limit :limit offset :offset",
+                              {"state": code, "limit": CLINICS_PER_PAGE, "offset": clinic_pages["first"] - 1})
     clinics = await clinic_cards(links, db, [r["id"] for r in clinic_rows])
     page = {
         "page": "state",
@@ -96,9 +117,10 @@ async def state(datasette, code):
         "clinics": [{"name": c["name"], "url": c["url"], "city": c["city"], "mapped": c["latitude"] is not None,
                      "location_note": c["location_note"], "treatments": c["treatments"],
                      "needs_review": c["needs_review"]} for c in clinics],
+        "clinic_pages": clinic_pages,
         "links": {},
     }
-    page["links"]["page"] = links.path(f"/state/{code}")
+    page["links"]["page"] = links.path(f"/state/{code}", page=clinic_pages["page"] if clinic_pages["page"] > 1 else None)
     page["links"]["json"] = links.json(page["links"]["page"])
     page["links"]["search"] = links.path("/", state=code)
     page["links"]["checklist"] = links.path("/checklist", state=code)

@@ -61,7 +61,7 @@ async def states_view(datasette, request):
 
 async def state_view(datasette, request):
     return await _respond(datasette, request, "kad_state.html",
-                          lambda: state.state(datasette, request.url_vars["code"]))
+                          lambda: state.state(datasette, request.url_vars["code"], request.args))
 
 
 async def checklist_view(datasette, request):
