@@ -17,12 +17,10 @@ install: $(BIN)/.installed
 build: install
 	$(BIN)/python build_db.py
 
+# serve.py: Datasette over the immutable database in one worker process per core (WORKERS=N to choose).
 serve: build
 	@echo "Serving the directory at http://127.0.0.1:$(PORT)/ (database: ketamine). Ctrl-C stops it."
-	$(BIN)/datasette serve -i data/ketamine.db --metadata metadata.yml \
-		--plugins-dir plugins --template-dir templates \
-		--setting sql_time_limit_ms 3000 --setting facet_time_limit_ms 1000 \
-		--host 127.0.0.1 --port $(PORT)
+	$(BIN)/python serve.py --db data/ketamine.db --host 127.0.0.1 --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
 
 # Browser tests drive Debian's Chromium (never a downloaded browser).
 browser:

@@ -53,9 +53,9 @@ CLINICS = [
 def base_url(tmp_path_factory):
     db_path = build(tmp_path_factory.mktemp("browser"), feeds={"clinic_site": CLINICS}).db_path
     port = free_port()
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "datasette"), "serve", "-i", str(db_path), "--metadata", "metadata.yml",
-         "--plugins-dir", "plugins", "--template-dir", "templates", "--host", "127.0.0.1", "--port", str(port)],
+    server = subprocess.Popen(  # the Makefile's serve command, on this database and port
+        [str(ROOT / ".venv" / "bin" / "python"), "serve.py", "--db", str(db_path), "--host", "127.0.0.1",
+         "--port", str(port)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
