@@ -29,6 +29,9 @@ DATABASE = ROOT / "data" / "ketamine.db"
 METADATA = ROOT / "metadata.yml"
 SETTINGS = {"sql_time_limit_ms": 3000, "facet_time_limit_ms": 1000}
 DB_VARIABLE = "KAD_SERVE_DB"  # how the parent tells each worker which database to serve
+# uvicorn restarts a worker that does not answer its supervisor's ping within this time (5 s by
+# default); a worker starting on a busy machine can take longer than that just to import.
+HEALTHCHECK_SECONDS = 30
 
 
 def default_workers():
@@ -39,11 +42,12 @@ def default_workers():
         return os.cpu_count() or 1
 
 
-def datasette_for(db_path, secret=None):
-    """The Datasette instance `datasette serve` would make for this project and database."""
+def datasette_for(db_path, secret=None, metadata=None):
+    """The Datasette instance `datasette serve` would make for this project and database
+    (`metadata`: a dict to use instead of metadata.yml's, as the benchmarks' extra query)."""
     return Datasette(
         immutables=[str(db_path)],
-        metadata=parse_metadata(METADATA.read_text(encoding="utf-8")),
+        metadata=metadata or parse_metadata(METADATA.read_text(encoding="utf-8")),
         plugins_dir=str(ROOT / "plugins"),
         template_dir=str(ROOT / "templates"),
         settings=dict(SETTINGS),
@@ -79,7 +83,8 @@ def main(argv=None):
     print(f"Serving {args.db} at http://{args.host}:{args.port}/ with {args.workers} worker process"
           f"{'es' if args.workers > 1 else ''}", flush=True)
     uvicorn.run("serve:create_app", factory=True, app_dir=str(ROOT), host=args.host, port=args.port,
-                workers=args.workers, lifespan="on", log_level=args.log_level)
+                workers=args.workers, lifespan="on", log_level=args.log_level,
+                timeout_worker_healthcheck=HEALTHCHECK_SECONDS)
     return 0
 
 

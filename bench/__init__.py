@@ -1,6 +1,8 @@
-"""Benchmarks of the build and of the directory's slowest pages, on synthetic clinics only.
+"""Benchmarks of the build, the directory's slowest pages and serving under load, on synthetic
+clinics (and the checked-in data for the load test).
 
-    python -m bench.run [--sizes 1000,10000,100000] [--out BENCHMARKS.md]
+    python -m bench.run [--sizes 1000,10000,100000] [--out BENCHMARKS.md]   # everything (make bench)
+    python -m bench.load [--clients 1,32,128] [--duration 20]               # serving under load only
 
 Everything here writes into temporary folders, never into data/ (see DESIGN.md, "Honest data").
 """

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from bench import run, synthetic
+from bench import builds, load, pages, run, synthetic
 from kad import DATA, clinics
 
 SIZE = 200
@@ -53,9 +53,9 @@ def test_synthetic_feed_is_never_written_under_data():
 
 
 def test_full_scan_drops_only_the_bounding_box():
-    metadata = run.bench_metadata()
-    queries = metadata["databases"][run.DATABASE]["queries"]
-    box, scan = queries[run.QUERY]["sql"], queries[run.FULL_SCAN]["sql"]
+    metadata = pages.bench_metadata()
+    queries = metadata["databases"][pages.DATABASE]["queries"]
+    box, scan = queries[pages.QUERY]["sql"], queries[pages.FULL_SCAN]["sql"]
     assert "between" in box and "between" not in scan
     assert "clinics.latitude is not null and clinics.longitude is not null" in scan
     assert scan.split("select round(")[1] == box.split("select round(")[1]
@@ -63,7 +63,7 @@ def test_full_scan_drops_only_the_bounding_box():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return run.build(SIZE, tmp_path_factory.mktemp("bench"), seed=1)
+    return builds.build(SIZE, tmp_path_factory.mktemp("bench"), seed=1)
 
 
 def test_bench_build_measures_a_build_of_synthetic_clinics(built):
@@ -79,19 +79,63 @@ def test_near_zip_and_full_scan_return_the_same_ids_in_the_same_order(built):
     connection = sqlite3.connect(built["db"])
     zips = [z for (z,) in connection.execute(
         "SELECT DISTINCT postal_code FROM clinics WHERE postal_code IS NOT NULL ORDER BY postal_code LIMIT 4")]
-    result = asyncio.run(run.bench_near_zip(built["db"], zips=zips, runs=1))
+    result = asyncio.run(pages.bench_near_zip(built["db"], zips=zips, runs=1))
     assert all(z["rows"] > 0 for z in result["zips"])
     assert all(z["same"] == "same order" for z in result["zips"])
 
 
-def test_page_bench_reports_every_page(built):
-    result = asyncio.run(run.bench_pages(built["db"], runs=1))
-    assert set(result) == set(run.PAGES)
-    assert result[run.FACETED]["facets"] >= 4  # the four requested, plus any metadata.yml configures
+def test_page_bench_reports_every_page_repeated_and_first(built):
+    result = asyncio.run(pages.bench_pages(built["db"], runs=1))
+    assert set(result) == set(pages.PAGES)
+    assert result[pages.FACETED]["facets"] >= 4  # the four requested, plus any metadata.yml configures
+    assert all(r["ms"] > 0 and r["first_ms"] > 0 and r["timed_out"] == [] for r in result.values())
+
+
+def test_patient_page_bench_measures_time_and_size(built):
+    result = asyncio.run(pages.bench_patient_pages(built["db"], runs=1))
+    assert set(result) == set(pages.PATIENT_PAGES)
+    assert all(r["ms"] > 0 and r["bytes"] > 1000 for r in result.values())
 
 
 def test_array_facet_forms_agree(built):
-    assert all(t["same_counts"] for t in run.array_facet_sql(built["db"]).values())
+    assert all(t["same_counts"] for t in pages.array_facet_sql(built["db"]).values())
+
+
+def test_raw_insert_baseline_inserts_every_feed_line(built, tmp_path):
+    result = builds.raw_insert(built["feed"], tmp_path)
+    assert result["rows"] == SIZE and result["rows_per_second"] > 0 and result["peak_mb"] > 0
+
+
+# -- serving under load --------------------------------------------------------------------------
+
+def test_every_load_route_answers_200(built):
+    async def statuses():
+        ds = await pages.datasette(built["db"])
+        return {route: {(await ds.client.get(path)).status_code for path in paths}
+                for route, paths in load.request_paths(built["db"], count=5).items()}
+    assert asyncio.run(statuses()) == {route: {200} for route in load.MIX}
+
+
+def test_load_bench_runs_every_phase_and_stops_its_servers(built):
+    result = load.run(built["db"], clients=[2], duration=1.0, warmup=0.5, workers=1, progress=lambda text: None)
+    phases = [*result["by_clients"], result["scaling"]["one"], result["scaling"]["two"],
+              result["revalidation"]["revalidating"]]
+    assert [(p["clients"], p["workers"]) for p in phases] == [(2, 1), (2, 1), (2, 2), (2, 1)]
+    assert all(p["requests"] > 0 and p["errors"] == 0 for p in phases)
+    assert set(result["revalidation"]["revalidating"]["statuses"]) == {"304"}
+    assert result["scaling"]["ratio"] > 0 and load._servers == {}
+    text = "\n".join(load.report_lines(result, "a synthetic database"))
+    assert all(route in text for route in load.MIX) and "Worker scaling at 2 clients" in text
+    assert [met for _, _, met in load.target_rows(result)][1] == "measured"
+
+
+def test_run_writes_every_target(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    run.main(["--sizes", "120", "--runs", "1", "--page-runs", "1", "--no-load", "--out", str(out)])
+    targets = out.read_text().split("## Targets")[1].split("\n## ")[0]
+    for target in ("`clinics_near_zip` at least", "Build peak memory flat", "raw sqlite-utils insert",
+                   "every facet present", "repeated requests", "first request", "State page", "Checklist"):
+        assert target in targets, target
 
 
 def test_rates_bench_measures_a_small_synthetic_file(tmp_path):

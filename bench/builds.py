@@ -1,0 +1,154 @@
+"""The build at one size, in a fresh subprocess, and its baseline: a raw sqlite-utils insert of the
+same feed rows with the build's settings.
+
+Every build runs in its own subprocess, so its peak memory (the child's own ru_maxrss, read with
+os.wait4) belongs to that build alone.
+"""
+
+import cProfile
+import contextlib
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import synthetic
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW_BATCH_SIZE = 1000  # the build's staging insert (build_db.Build.stage_clinics)
+
+
+def _rss_kb(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def _child_build(feeds, seed, db, result_path, profile_path=None):
+    """Runs in the subprocess: one build, timed step by step."""
+    sys.path.insert(0, str(ROOT))
+    import build_db
+
+    steps = []
+
+    class TimedBuild(build_db.Build):
+        @contextlib.contextmanager
+        def step(self, title):
+            started = time.perf_counter()
+            yield
+            steps.append((title, time.perf_counter() - started))
+
+    build = TimedBuild(db, feeds_dir=feeds, seed=seed, quiet=True)
+    setup_kb = _rss_kb("VmHWM")
+    started = time.perf_counter()
+    if profile_path:
+        profiler = cProfile.Profile()
+        profiler.runcall(build.run)
+        profiler.dump_stats(profile_path)
+    else:
+        build.run()
+    seconds = time.perf_counter() - started
+    Path(result_path).write_text(json.dumps({
+        "seconds": seconds, "steps": steps, "setup_peak_kb": setup_kb, "peak_kb": _rss_kb("VmHWM"),
+        "clinics": build.counts["clinics"], "merged": build.merged, "precision": build.precision,
+        "dropped": build.report.dropped, "problems": len(build.report.problems),
+        "inputs": build.inputs,
+    }))
+
+
+def _child_raw_insert(feed, db, result_path):
+    """Runs in the subprocess: the feed's rows inserted as they are, with the build's pragmas."""
+    import sqlite_utils
+
+    database = sqlite_utils.Database(db)
+    database.conn.execute("PRAGMA journal_mode = OFF")
+    database.conn.execute("PRAGMA synchronous = OFF")
+    started = time.perf_counter()
+    with open(feed, encoding="utf-8") as lines:
+        database["records"].insert_all((json.loads(line) for line in lines), batch_size=RAW_BATCH_SIZE)
+    seconds = time.perf_counter() - started
+    rows = database["records"].count
+    database.close()
+    Path(result_path).write_text(json.dumps({"seconds": seconds, "rows": rows, "peak_kb": _rss_kb("VmHWM")}))
+
+
+def _run_child(arguments, what):
+    """Run `python -m bench.builds ARGUMENTS` and return its own peak RSS in MB."""
+    process = subprocess.Popen([sys.executable, "-m", "bench.builds", *map(str, arguments)], cwd=ROOT)
+    try:
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, nothing else's
+    except BaseException:
+        process.kill()
+        raise
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{what} failed (exit {process.returncode})")
+    return usage.ru_maxrss / 1024
+
+
+def build(size, workdir, seed=0, profile=False):
+    """Generate `size` synthetic records and build them into workdir/<size>/ketamine.db in a fresh
+    subprocess. Returns the measurements (seconds, peak_mb, steps, ...) and the db path."""
+    folder = Path(workdir) / str(size)
+    feeds = folder / "feeds"
+    started = time.perf_counter()
+    synthetic.write_feed(feeds, size, seed=seed)
+    generated = time.perf_counter() - started
+    seed_path = folder / "seed.jsonl"
+    seed_path.write_text("")  # no curated clinics: the feed is the whole input
+    db = folder / "ketamine.db"
+    result_path = folder / "result.json"
+    arguments = ["build", feeds, seed_path, db, result_path]
+    if profile:
+        arguments += [folder / "build.prof"]
+    started = time.perf_counter()
+    peak_mb = _run_child(arguments, f"the {size}-row build")
+    wall = time.perf_counter() - started
+    result = json.loads(result_path.read_text())
+    result.update(size=size, db=str(db), feed=str(feeds / f"{synthetic.FEED_NAME}.jsonl"), generate_seconds=generated,
+                  process_seconds=wall, peak_mb=peak_mb, setup_mb=result["setup_peak_kb"] / 1024,
+                  rows_per_second=size / result["seconds"])
+    if profile:
+        result["profile"] = str(folder / "build.prof")
+    return result
+
+
+def raw_insert(feed, workdir):
+    """The baseline for the build's speed: the same feed lines inserted with sqlite-utils, nothing else."""
+    folder = Path(workdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    result_path = folder / "raw.json"
+    peak_mb = _run_child(["raw", feed, folder / "raw.db", result_path], "the raw insert")
+    result = json.loads(result_path.read_text())
+    result.update(peak_mb=peak_mb, batch_size=RAW_BATCH_SIZE, rows_per_second=result["rows"] / result["seconds"])
+    (folder / "raw.db").unlink()
+    return result
+
+
+def hotspots(profile_path, count=12):
+    """The functions with the most own time, as (seconds, calls, where)."""
+    stats = pstats.Stats(str(profile_path), stream=io.StringIO())
+    rows = []
+    for (filename, line, name), (_, calls, own, cumulative, _) in stats.stats.items():
+        where = f"{_short(filename)}:{line}({name})" if line else name
+        rows.append((own, cumulative, calls, where))
+    rows.sort(reverse=True)
+    return rows[:count], stats.total_tt
+
+
+def _short(filename):
+    for marker in ("site-packages/", str(ROOT) + "/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return "/".join(Path(filename).parts[-2:])
+
+
+if __name__ == "__main__":  # the subprocess side of build() and raw_insert()
+    kind, *arguments = sys.argv[1:]
+    (_child_build if kind == "build" else _child_raw_insert)(*arguments)
