@@ -2,7 +2,7 @@
 
 Datasette 0.65's array facet unpacks every row's JSON and de-duplicates over every column of
 every row (temporary B-trees of about 1.5 GB per request at 100,000 clinics), so it timed out and
-its facet disappeared. This plugin keeps Datasette's facets and their JSON, and changes three
+its facet disappeared. This plugin keeps Datasette's facets and their JSON, and changes four
 things:
 
 - An array column that metadata.yml links to a table (the table's `plugins: link_facets:`, e.g.
@@ -14,7 +14,8 @@ things:
   no values (Datasette lists it only on the HTML page, under "These facets timed out").
 - On an immutable database (as `make serve` serves it) a facet query's answer cannot change while
   the server runs, so each server process remembers the answers of its last MEMO_SIZE facet
-  queries: a repeated page (the unfiltered clinics page above all) does not count again.
+  queries (short ones only, so memory stays small): a repeated page (the unfiltered clinics page
+  above all) does not count again.
 """
 
 import asyncio
@@ -30,7 +31,8 @@ from datasette.facets import ArrayFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
 PLUGIN = "link_facets"
-MEMO_SIZE = 1000  # facet answers remembered per Datasette instance; each is at most a facet's size in rows
+MEMO_SIZE = 500  # facet answers remembered per Datasette instance, the least recently used forgotten first
+MEMO_ROWS = 200  # a longer answer (say ?_facet_size=max on a column of ids) is not remembered
 _memos = weakref.WeakKeyDictionary()  # Datasette -> OrderedDict((database, sql, params) -> Results)
 
 
@@ -53,9 +55,10 @@ class ImmutableMemo:
             memo.move_to_end(key)
             return memo[key]
         results = await self._datasette.execute(database, sql, params, **options)
-        memo[key] = results
-        if len(memo) > MEMO_SIZE:
-            memo.popitem(last=False)
+        if len(results.rows) <= MEMO_ROWS:
+            memo[key] = results
+            if len(memo) > MEMO_SIZE:
+                memo.popitem(last=False)
         return results
 
 

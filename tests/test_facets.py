@@ -104,7 +104,9 @@ def test_facet_suggestions_stay_on_tables_without_chosen_facets(ds):
     assert "insurer_id" in [s["name"] for s in suggested]
 
 
-def test_a_repeated_facet_query_is_not_run_again(real_db, monkeypatch):
+@pytest.fixture
+def facet_queries(monkeypatch):
+    """The facet count queries run from now on."""
     counted = []
     execute = Database.execute
 
@@ -114,12 +116,25 @@ def test_a_repeated_facet_query_is_not_run_again(real_db, monkeypatch):
         return await execute(self, sql, *args, **kwargs)
 
     monkeypatch.setattr(Database, "execute", counting)
+    return counted
+
+
+def test_a_repeated_facet_query_is_not_run_again(real_db, facet_queries):
     fresh = datasette(real_db)
     first = get(fresh, "/ketamine/clinics.json?_facet_array=insurers").json()
-    queries = len(counted)
+    queries = len(facet_queries)
     second = get(fresh, "/ketamine/clinics.json?_facet_array=insurers").json()
-    assert queries >= 7 and len(counted) == queries
+    assert queries >= 7 and len(facet_queries) == queries
     assert first["facet_results"] == second["facet_results"]
+
+
+def test_a_long_facet_answer_is_not_kept(real_db, facet_queries):
+    fresh = datasette(real_db)
+    path = "/ketamine/clinics.json?_facet=id&_facet_size=max&_size=0"
+    assert len(get(fresh, path).json()["facet_results"]["id"]["results"]) > 200
+    asked = sum("select id as value" in sql for sql in facet_queries)
+    get(fresh, path)
+    assert sum("select id as value" in sql for sql in facet_queries) == 2 * asked == 2
 
 
 # -- a facet that runs out of time -----------------------------------------------------------------
