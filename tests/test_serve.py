@@ -9,7 +9,9 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
+from datasette.database import Database
 
 import serve
 from builds import build, synthetic
@@ -34,6 +36,41 @@ def test_the_app_is_datasette_serve_with_the_projects_settings(db_path):
         return (await ds.client.get("/-/plugins.json")).json()
     names = {p["name"] for p in asyncio.run(plugins())}
     assert {"caching.py", "facets.py", "patient_pages.py", "datasette-cluster-map"} <= names
+
+
+def test_a_worker_counts_the_chosen_facets_before_it_accepts_visitors(db_path, monkeypatch):
+    monkeypatch.setenv(serve.DB_VARIABLE, str(db_path))
+    app = serve.create_app()
+    facet_queries = []
+    execute = Database.execute
+
+    async def counting(self, sql, *args, **kwargs):
+        if "count(*) as count" in sql:
+            facet_queries.append(sql)
+        return await execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(Database, "execute", counting)
+
+    async def start_then_visit():
+        messages, sent = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}], []
+
+        async def receive():
+            return messages.pop(0)
+
+        async def send(message):
+            sent.append(message["type"])
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+        counted_at_start = len(facet_queries)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            response = await client.get("/ketamine/clinics.json?_facet_array=insurers")
+        return sent, counted_at_start, response
+
+    sent, counted_at_start, response = asyncio.run(start_then_visit())
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert counted_at_start >= 7  # metadata.yml's seven clinics facets, among others
+    assert response.status_code == 200 and response.json()["facet_results"]["insurers"]["results"]
+    assert len(facet_queries) == counted_at_start  # the visitor's facets were all remembered
 
 
 def test_workers_default_to_the_cores_this_process_may_use():
