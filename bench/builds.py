@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-from bench import synthetic
-
 ROOT = Path(__file__).resolve().parent.parent
 RAW_BATCH_SIZE = 1000  # the build's staging insert (build_db.Build.stage_clinics)
 
@@ -95,6 +93,8 @@ def _run_child(arguments, what):
 def build(size, workdir, seed=0, profile=False):
     """Generate `size` synthetic records and build them into workdir/<size>/ketamine.db in a fresh
     subprocess. Returns the measurements (seconds, peak_mb, steps, ...) and the db path."""
+    from bench import synthetic  # here, not in the children: it loads the ZIP table
+
     folder = Path(workdir) / str(size)
     feeds = folder / "feeds"
     started = time.perf_counter()

@@ -10,8 +10,8 @@ a fresh server, loads it for --warmup seconds unmeasured (every worker started, 
 --duration seconds measured, and stops it: bounded, loopback only, nothing left running.
 
 The database is the checked-in data built into a temporary folder (or --db). Clients are one
-asyncio process speaking plain HTTP/1.1 with keep-alive (one connection per client), light enough
-to leave the cores to the server; the CPU both sides used is reported.
+asyncio process speaking plain HTTP/1.1 with keep-alive (a connection per visit of a few
+requests), light enough to leave the cores to the server; the CPU both sides used is reported.
 """
 
 import argparse
@@ -39,6 +39,7 @@ REQUEST_TIMEOUT = 30.0  # seconds; a request that takes longer counts as an erro
 START_TIMEOUT = 90.0
 CLIENTS = (1, 32, 128)
 SCALING_CLIENTS = 32
+VISIT_REQUESTS = 10  # a client opens a new connection after a visit of 1 to this many requests
 TARGET_SCALING = 1.7  # 2 workers / 1 worker, requests per second
 # route -> share of requests (percent), as the issue's mix: patient pages, the API and its heaviest route.
 MIX = {
@@ -130,10 +131,13 @@ async def _connect(port):
 
 
 async def _visitor(number, port, paths, window, record, headers, seed):
-    """One client: requests from the mix back to back until the window ends."""
+    """One client: requests from the mix back to back until the window ends, in visits of 1 to
+    VISIT_REQUESTS requests on one keep-alive connection each, as a browser keeps one for a while.
+    (Connections held for a whole run would stay with whichever worker accepted them first.)"""
     rng = random.Random(seed * 1000 + number)
     routes, weights = list(MIX), list(MIX.values())
     reader = writer = None
+    left = 0
     while time.perf_counter() < window[1]:
         route = rng.choices(routes, weights)[0]
         path = rng.choice(paths[route])
@@ -141,11 +145,13 @@ async def _visitor(number, port, paths, window, record, headers, seed):
         try:
             if writer is None:
                 reader, writer = await _connect(port)
+                left = rng.randint(1, VISIT_REQUESTS)
             status, size, _, close = await asyncio.wait_for(fetch(reader, writer, path, headers), REQUEST_TIMEOUT)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
             status, size, close = None, 0, True
         record(route, started, time.perf_counter(), status, size)
-        if close and writer is not None:
+        left -= 1
+        if (close or left <= 0) and writer is not None:
             writer.close()
             reader = writer = None
     if writer is not None:
@@ -351,8 +357,9 @@ def report_lines(result, db_note):
         f"`serve.py` as `make serve` runs it ({result['workers']} worker processes unless said otherwise) on "
         f"{db_note}, on 127.0.0.1. Each phase starts a fresh server, loads it {result['warmup']:g} s unmeasured,",
         f"then {result['duration']:g} s measured: requests that start and end inside the window. Clients send the mix",
-        "below back to back on keep-alive connections, one per client, from one asyncio process on the same",
-        "machine (its CPU is in the \"client CPU\" column, in cores; \"server CPU\" is the server's processes).", "",
+        f"below back to back, each on a keep-alive connection it keeps for a visit of 1 to {VISIT_REQUESTS} requests,",
+        "from one asyncio process on the same machine (its CPU is in the \"client CPU\" column, in cores;",
+        "\"server CPU\" is the server's processes).", "",
         "Mix: " + ", ".join(f"{route} {share}%" for route, share in result["mix"].items()) + ".", "",
         "| Clients | Workers | Requests/s | p50 ms | p95 ms | p99 ms | Errors | Server CPU | Client CPU |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

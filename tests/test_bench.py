@@ -117,11 +117,11 @@ def test_every_load_route_answers_200(built):
 
 
 def test_load_bench_runs_every_phase_and_stops_its_servers(built):
-    result = load.run(built["db"], clients=[2], duration=1.0, warmup=0.5, workers=1, progress=lambda text: None)
+    result = load.run(built["db"], clients=[2], duration=2.0, warmup=1.0, workers=1, progress=lambda text: None)
     phases = [*result["by_clients"], result["scaling"]["one"], result["scaling"]["two"],
               result["revalidation"]["revalidating"]]
     assert [(p["clients"], p["workers"]) for p in phases] == [(2, 1), (2, 1), (2, 2), (2, 1)]
-    assert all(p["requests"] > 0 and p["errors"] == 0 for p in phases)
+    assert all(p["requests"] > 0 and p["errors"] == 0 for p in phases), [p["statuses"] for p in phases]
     assert set(result["revalidation"]["revalidating"]["statuses"]) == {"304"}
     assert result["scaling"]["ratio"] > 0 and load._servers == {}
     text = "\n".join(load.report_lines(result, "a synthetic database"))
