@@ -284,9 +284,10 @@ class Build:
         prices.write_price_stats(db)
         for columns in CLINIC_INDEXES:
             db["clinics"].create_index(columns)
-        for table, column in (("clinic_insurers", "insurer_id"), ("clinic_conditions", "condition_id"),
-                              ("clinic_treatments", "treatment_id")):
-            db[table].create_index([column])
+        # network_status beside insurer_id: the insurers facet (plugins/facets.py) counts from the index alone.
+        for table, columns in (("clinic_insurers", ["insurer_id", "network_status"]),
+                               ("clinic_conditions", ["condition_id"]), ("clinic_treatments", ["treatment_id"])):
+            db[table].create_index(columns)
         db["clinics"].enable_fts(["name", "operator", "city", "website"], tokenize="porter", create_triggers=False)
         laws.index_policy_data(db)
         counts = {name: db[name].count for name in db.table_names() if not name.startswith("clinics_fts")}

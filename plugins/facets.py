@@ -6,8 +6,10 @@ its facet disappeared. This plugin keeps Datasette's facets and their JSON, and 
 things:
 
 - An array column that metadata.yml links to a table (the table's `plugins: link_facets:`, e.g.
-  clinics.insurers -> clinic_insurers) is counted through that table's index. The build writes each
-  link table from its array, so the counts are the same (tests compare them with Datasette's own).
+  clinics.insurers -> clinic_insurers) is counted through that table's index, over the link rows
+  its `where` keeps (clinic_insurers also holds insurers whose own data lists a clinic that does
+  not name them: those are not in the array). The build writes each link table from its array, so
+  the counts are the same (tests compare them with Datasette's own).
 - No facet suggestions on a table whose facets metadata.yml already chooses: there they cost a
   query per column on every page and only repeat or second-guess the chosen facets.
 - A facet that runs out of time stays in the JSON's `facet_results` with `"timed_out": true` and
@@ -123,9 +125,11 @@ class LinkArrayFacet(ArrayFacet):
         db = self.ds.get_database(self.database)
         pks = await db.primary_keys(self.table)
         table, key, value = (escape_sqlite(link[name]) for name in ("table", "key", "value"))
-        where = ""
-        if not self._unfiltered():
-            where = f"where {key} in (select {escape_sqlite(pks[0])} from ({self.sql}))"
+        conditions = [f"({link['where']})"] if link.get("where") else []
+        filtered = not self._unfiltered()
+        if filtered:
+            conditions.append(f"{key} in (select {escape_sqlite(pks[0])} from ({self.sql}))")
+        where = f"where {' and '.join(conditions)}" if conditions else ""
         counts = f"select {value} as value, count(*) as count from {table} {where} group by {value}"
         if link.get("labels"):
             counts = (f"select labels.{escape_sqlite(link['label'])} as value, counts.count as count "
@@ -133,7 +137,7 @@ class LinkArrayFacet(ArrayFacet):
                       f"on labels.{escape_sqlite(link.get('label_key', 'id'))} = counts.value")
         sql = f"select value, count from ({counts}) order by count desc, value limit {self.get_facet_size() + 1}"
         try:
-            results = await self.ds.execute(self.database, sql, self.params if where else [], truncate=False,
+            results = await self.ds.execute(self.database, sql, self.params if filtered else [], truncate=False,
                                             custom_time_limit=self.ds.setting("facet_time_limit_ms"))
         except QueryInterrupted:
             return None

@@ -15,6 +15,8 @@ from datasette.facets import ArrayFacet
 from datasette.plugins import pm
 from datasette.utils.asgi import Request
 
+from builds import build, synthetic
+
 
 ROOT = Path(__file__).resolve().parents[1]
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())
@@ -84,6 +86,31 @@ def test_link_table_facet_is_datasettes_array_facet(ds, column, request_name, si
     assert linked[0][0]["results"], "the real data has values in every array column"
 
 
+# An insurer's own directory lists a clinic that does not name it: clinic_insurers has the pair
+# (network_status payer_only), clinics.insurers does not.
+PAYER_DIRECTORY = "https://synthetic.example/fhir/OrganizationAffiliation"
+
+
+@pytest.fixture(scope="module")
+def payer_only_db(tmp_path_factory):
+    clinics = [synthetic("Names Aetna", npi="1234567893", insurers=["Aetna"], postal_code="78701"),
+               synthetic("Names nobody", npi="1555010101", insurers=[], postal_code="78701")]
+    listing = [{"npi": npi, "insurer_id": "aetna", "network": "Synthetic Aetna network", "plan_ids": [],
+                "evidence": "payer_directory", "name": "Synthetic listed name", "street": None, "city": "Austin",
+                "state": "TX", "postal_code": "78701", "phone": None, "detail": {}, "source_url": PAYER_DIRECTORY,
+                "sources": [PAYER_DIRECTORY], "retrieved_at": "2026-11-25T00:00:00Z"} for npi in ("1234567893", "1555010101")]
+    return build(tmp_path_factory.mktemp("payer"), feeds={"clinic_site": clinics, "plan_net": listing}).db_path
+
+
+def test_insurers_an_insurer_alone_lists_are_not_counted(payer_only_db):
+    connection = sqlite3.connect(payer_only_db)
+    statuses = dict(connection.execute("select clinic_id, network_status from clinic_insurers where insurer_id = 'aetna'"))
+    connection.close()
+    assert statuses == {"site:synthetic-names-aetna": "agrees", "site:synthetic-names-nobody": "payer_only"}
+    results = get(datasette(payer_only_db), "/ketamine/clinics.json?_facet_array=insurers").json()["facet_results"]
+    assert [(v["value"], v["count"]) for v in results["insurers"]["results"]] == [("Aetna", 1)]
+
+
 def test_the_faceted_clinics_page_has_every_facet_once_per_request(ds):
     data = get(ds, "/ketamine/clinics.json?_facet=state&_facet_array=insurers&_facet_array=conditions"
                    "&_facet_array=treatments").json()
@@ -100,8 +127,8 @@ def test_no_facet_suggestions_where_metadata_chooses_the_facets(ds):
 
 
 def test_facet_suggestions_stay_on_tables_without_chosen_facets(ds):
-    suggested = get(ds, "/ketamine/clinic_insurers.json").json()["suggested_facets"]
-    assert "insurer_id" in [s["name"] for s in suggested]
+    suggested = get(ds, "/ketamine/clinic_conditions.json").json()["suggested_facets"]
+    assert "condition_id" in [s["name"] for s in suggested]
 
 
 @pytest.fixture
