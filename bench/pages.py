@@ -195,7 +195,8 @@ def array_facet_sql(db_path, columns=("insurers", "conditions", "treatments")):
     connection = sqlite3.connect(f"file:{db_path}?immutable=1", uri=True)
     every = ", ".join(f"[{row[1]}]" for row in connection.execute("PRAGMA table_info(clinics)"))
     inner = f"select {every} from clinics"  # what Datasette facets over: every column
-    links = {"insurers": ("clinic_insurers", "join insurers v on v.id = l.insurer_id", "v.name"),
+    links = {"insurers": ("clinic_insurers", "join insurers v on v.id = l.insurer_id "
+                                             "where l.network_status is not 'payer_only'", "v.name"),
              "conditions": ("clinic_conditions", "", "l.condition_id"),
              "treatments": ("clinic_treatments", "", "l.treatment_id")}
     forms = {
