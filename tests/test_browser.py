@@ -1,13 +1,12 @@
 """The patient pages in a real browser: Debian's Chromium (/usr/bin/chromium, never a downloaded
-browser) driven by Playwright, against Datasette started as `make serve` starts it, on a synthetic
-database. Every request that is not to 127.0.0.1 is blocked, so the tests are offline (the map's
+browser; without it these tests are skipped and the run ends saying so, see conftest.py) driven
+by Playwright, against Datasette started as `make serve` starts it, on a synthetic database. Every request that is not to 127.0.0.1 is blocked, so the tests are offline (the map's
 tiles are the only third-party request the pages make, and they are refused here).
 
 Scenarios: search by ZIP with an insurer filter (with and without JavaScript), open a clinic,
 open a state page, produce a checklist (and its print layout), and an axe-core scan of each page
 at phone and desktop widths."""
 
-import os
 import subprocess
 import time
 import urllib.request
@@ -15,17 +14,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect, sync_playwright
 
 from builds import build, synthetic
-from utils import free_port
+from utils import CHROMIUM, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (`make browser`)", allow_module_level=True)
-
-from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
+pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]

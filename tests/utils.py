@@ -2,6 +2,7 @@
 and a small local website served from a thread."""
 
 import asyncio
+import os
 import re
 import socket
 import subprocess
@@ -17,6 +18,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 FILES = Path(__file__).parent / "files"
+# Debian's Chromium, which the browser tests drive; `make test` passes the Makefile's CHROMIUM
+# here, so the path without a browser can be tried on a machine that has one.
+CHROMIUM = os.environ.get("KAD_CHROMIUM") or "/usr/bin/chromium"
 
 
 def file_response(path, url, request=None, status=200):
