@@ -2,8 +2,11 @@
 
 import asyncio
 import collections
+import html
 import json
+import re
 import sqlite3
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -66,6 +69,15 @@ def test_full_text_search_finds_cities(real_db, real_clinics):
 def test_every_state_is_listed(real_db):
     rows = get_json(real_db, "/ketamine/states.json?_shape=array&_size=max")
     assert len(rows) == 51
+
+
+def test_the_database_page_opens_on_an_example_query(real_db, real_clinics):
+    async def page():
+        datasette = Datasette(immutables=[str(real_db)], metadata=METADATA, template_dir="templates")
+        return (await datasette.client.get("/ketamine")).text
+    sql = html.unescape(re.search(r'<textarea id="sql-editor" name="sql">(.*?)</textarea>', asyncio.run(page()), re.S)[1])
+    rows = get_json(real_db, "/ketamine.json?" + urlencode({"sql": sql, "_shape": "array"}))
+    assert {r["state"]: r["clinics"] for r in rows} == collections.Counter(c["state"] for c in real_clinics)
 
 
 def test_map_is_configured_on_clinics(real_db):
