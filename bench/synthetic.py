@@ -227,7 +227,7 @@ def _refuse_data_folder(folder):
     folder = Path(folder).resolve()
     data = DATA.resolve()
     if folder == data or data in folder.parents:
-        raise ValueError(f"synthetic records never go under {data} (DESIGN.md, 'Honest data'): {folder}")
+        raise ValueError(f"synthetic records never go under {data} (docs/data-contract.md): {folder}")
 
 
 def write_feed(folder, count, seed=0):

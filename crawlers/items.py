@@ -1,8 +1,8 @@
 """The feed records the spiders yield: one JSON object per clinic location, and (below) the
 records of the spiders that check sources, list bills and read insurer policy pages.
 
-``build_db.py`` reads these keys from ``data/feeds/*.jsonl``; they are part of the contract in
-DESIGN.md. A fact the source does not give is ``None`` (or ``[]`` for a list), never a guess.
+``build_db.py`` reads these keys from ``data/feeds/*.jsonl``; their meaning is part of the
+contract in docs/data-contract.md. A fact the source does not give is ``None`` (or ``[]`` for a list), never a guess.
 """
 
 from datetime import datetime, timezone

@@ -23,7 +23,7 @@ STATE_LAW_VALUES = {
 NUMERIC_TOPICS = {"internal_appeal_deadline_days", "external_review_deadline_days", "expedited_review_hours"}
 TOPICS = (*STATE_LAW_VALUES, *NUMERIC_TOPICS)
 MARKETS = {"commercial", "medicare_advantage", "medicaid", "tricare", "va", "medicare"}
-# not_covered (a benefit exclusion with no medical reason given) extends DESIGN.md's list; see README.
+# not_covered (a benefit exclusion with no medical reason given) extends the first contract's list; see docs/data-contract.md.
 COVERAGE = {"covered", "covered_with_criteria", "experimental", "not_medically_necessary", "not_covered",
             "no_policy_found"}
 ROW_COLUMNS = {"sources": str, "retrieved_at": str, "verified": int, "needs_review": int, "note": str}

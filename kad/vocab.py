@@ -1,5 +1,5 @@
-"""The controlled vocabularies of DESIGN.md (treatments, conditions, insurers), loaded from
-``data/curated/`` and used to map free text to slugs.
+"""The controlled vocabularies of docs/data-contract.md (treatments, conditions, insurers),
+loaded from ``data/curated/`` and used to map free text to slugs.
 
 Matching works on whole words, case-insensitively, longest phrase first, and never reads one
 stretch of text twice: "treatment-resistant depression" gives ``treatment_resistant_depression``

@@ -13,8 +13,9 @@ import yaml
 from datasette.app import Datasette
 
 from builds import build, synthetic
+from kad import ROOT
 
-METADATA = yaml.safe_load(open("metadata.yml"))
+METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())
 
 
 def get_json(db_path, path):
@@ -169,15 +170,55 @@ def test_coverage_guide_counts_clinics_listing_the_insurer(real_db, real_clinics
                                    if c["state"] == "UT" and "Select Health" in json.loads(c["insurers"]))
 
 
-def test_metadata_describes_every_table_and_column(real_db):
-    described = METADATA["databases"]["ketamine"]["tables"]
-    connection = sqlite3.connect(real_db)
+def built_columns(db_path):
+    """{table: [column]} of a built database (the full-text index's own tables left out)."""
+    connection = sqlite3.connect(db_path)
     tables = [r[0] for r in connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'clinics_fts%'")]
-    undescribed = [f"{table}.{column[1]}" for table in tables
-                   for column in connection.execute(f"PRAGMA table_info({table})")
-                   if column[1] not in (described.get(table, {}).get("columns") or {})]
-    assert undescribed == []
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'clinics_fts%' ORDER BY name")]
+    return {table: [c[1] for c in connection.execute(f"PRAGMA table_info([{table}])")] for table in tables}
+
+
+def missing(columns, described):
+    """'table.column' of `columns` not in `described` ('table' alone when the whole table is)."""
+    return sorted({table if table not in described else f"{table}.{column}"
+                   for table, names in columns.items() for column in names
+                   if table not in described or column not in described[table]})
+
+
+def contract_columns():
+    """{table: {column}} as docs/data-contract.md documents them: a level-3 heading naming the
+    table in backticks, then a table row per column whose first cell is its name in backticks."""
+    documented, table = {}, None
+    for line in (ROOT / "docs" / "data-contract.md").read_text().splitlines():
+        if line.startswith("#"):
+            heading = re.fullmatch(r"### `(\w+)`", line)
+            table = heading[1] if heading else None
+            if table:
+                documented[table] = set()
+        elif table and (row := re.match(r"\| `(\w+)` \|", line)):
+            documented[table].add(row[1])
+    return documented
+
+
+def test_metadata_describes_every_table_and_column(real_db):
+    described = {table: (meta.get("columns") or {}) for table, meta in METADATA["databases"]["ketamine"]["tables"].items()}
+    gaps = missing(built_columns(real_db), described)
+    assert not gaps, "built but not described in metadata.yml: " + ", ".join(gaps)
+
+
+def test_the_contract_documents_every_table_and_column(real_db):
+    gaps = missing(built_columns(real_db), contract_columns())
+    assert not gaps, "built but not documented in docs/data-contract.md: " + ", ".join(gaps)
+
+
+def test_the_contract_documents_nothing_the_build_does_not_make(real_db):
+    built = {table: set(columns) for table, columns in built_columns(real_db).items()}
+    stale = missing(contract_columns(), built)
+    assert not stale, "documented in docs/data-contract.md but not built: " + ", ".join(stale)
+
+
+def test_metadata_links_to_the_contract():
+    assert "docs/data-contract.md" in METADATA["description_html"]
 
 
 def test_near_zip_filters_by_treatment(tmp_path):
