@@ -3,7 +3,7 @@
 Datasette loads every *.py file in plugins/ as a plugin; the code lives in the kad_pages package
 beside this file (not loaded on its own), which this module puts on the import path.
 Routes: /  /search(.json)  /clinic/<source>/<slug>(.json)  /states(.json)  /state/TX(.json)
-/checklist(.json)  /-/kad/static/<file>. Every page also answers ?_format=json.
+/checklist(.json)  /sitemap.xml  /-/kad/static/<file>. Every page also answers ?_format=json.
 """
 
 import sys
@@ -15,12 +15,18 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from kad_pages import views, words  # noqa: E402
+from kad_pages import seo, views, words  # noqa: E402
 
 
 @hookimpl
 def register_routes():
     return views.ROUTES
+
+
+@hookimpl
+def block_robots_extra_lines(datasette, request):
+    # datasette-block-robots serves /robots.txt (metadata.yml); this adds the sitemap to it.
+    return seo.robots_lines(datasette, request)
 
 
 @hookimpl

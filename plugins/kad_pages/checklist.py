@@ -76,6 +76,9 @@ async def checklist(datasette, args):
     page = {
         "page": "checklist",
         "title": "Coverage checklist",
+        "description": "A printable checklist for getting ketamine or Spravato treatment covered: what a "
+                       "prior-authorization request needs, your insurer's criteria, appeal deadlines and "
+                       "where to get help in your state.",
         "query": {"state": state_row["code"] if state_row else "", "insurer": insurer if (insurer_row or self_pay) else "",
                   "condition": condition if condition_row else "", "plan": program["id"] if program else ""},
         "complete": complete, "errors": errors,
@@ -100,6 +103,10 @@ async def checklist(datasette, args):
                        "self_pay": self_pay}
     page["condition"] = {"id": condition, "name": condition_row["name"]}
     page["title"] = f"Coverage checklist: {page['insurer']['name']}, {condition_row['name']}, {st['name']}"
+    page["description"] = (f"For {condition_row['name']} in {st['name']}"
+                           + (" when paying yourself" if self_pay else f" with {insurer_row['name']}")
+                           + ": what a prior-authorization request needs, the insurer's criteria for ketamine "
+                             "and Spravato, appeal and external-review deadlines, and where to get help.")
 
     page["plan"] = _plan_choice(links, page["query"], program, fitting)
     market = plans.market_of(program)

@@ -55,9 +55,14 @@ async def clinic(datasette, clinic_id, args):
     if insurer_row:
         policy = await _clinic_policies(db, links, insurer_row, row, card)
     state_name = next((st["name"] for st in vocab["states"] if st["code"] == row["state"]), row["state"])
+    place = ", ".join(p for p in (row.get("city"), row.get("state")) if p)
     page = {
         "page": "clinic",
         "title": row["name"],
+        "description": (f"{row['name']}{' in ' + place if place else ''}: "
+                        f"{words.listing(t['name'] for t in card['treatments']) or 'treatments not stated'}. "
+                        + (f"Insurers it lists: {words.listing(i['name'] for i in card['insurers'])}. " if card["insurers"] else "")
+                        + "Address, phone, stated prices and the source of every fact."),
         "state_name": state_name,
         "clinic": card,
         "operator": row.get("operator"),
@@ -83,6 +88,7 @@ async def clinic(datasette, clinic_id, args):
         "links": {},
     }
     page["links"]["page"] = links.clinic(clinic_id, insurer=insurer)
+    page["links"]["canonical"] = links.clinic(clinic_id)
     page["links"]["json"] = links.json(page["links"]["page"])
     page["links"]["state"] = links.path(f"/state/{row['state']}")
     page["links"]["checklist"] = links.path("/checklist", state=row["state"],

@@ -97,6 +97,9 @@ async def search(datasette, args):
     page = {
         "page": "search",
         "title": "Find ketamine and Spravato care",
+        "description": "Find ketamine-infusion and Spravato (esketamine) clinics near you in the US: which "
+                       "insurers they list, what they charge, and what your insurer's policy and your "
+                       "state's rules say.",
         "query": query, "names": names,
         "searched": False, "mode": None, "origin": None,
         "errors": errors, "notes": notes,

@@ -40,6 +40,8 @@ async def states_index(datasette):
     links = Links(datasette, db)
     rows = await fetch(db, "select code, name, clinic_count from states order by name")
     page = {"page": "states", "title": "State rules",
+            "description": "What each US state's rules let you do when an insurer denies ketamine or Spravato "
+                           "treatment: appeals, external review, step therapy, prior authorization and parity.",
             "states": [{**r, "url": links.path(f"/state/{r['code']}")} for r in rows], "links": {}}
     page["links"]["page"] = links.path("/states")
     page["links"]["json"] = links.json(page["links"]["page"])
@@ -109,6 +111,9 @@ async def state(datasette, code, args):
     page = {
         "page": "state",
         "title": f"{st['name']}: your rights and rules",
+        "description": f"{st['name']}: how to appeal an insurer's denial of ketamine or Spravato treatment and ask "
+                       f"for external review, with deadlines; step therapy, prior authorization and Medicaid rules; "
+                       f"and the {len(clinics)} clinic{'' if len(clinics) == 1 else 's'} the directory lists there.",
         "state": {"code": code, "name": st["name"]},
         "contacts": state_contacts(st, links),
         "groups": groups,

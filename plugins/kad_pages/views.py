@@ -4,7 +4,7 @@ from pathlib import Path
 
 from datasette.utils.asgi import Response
 
-from . import checklist, clinic, common, search, state
+from . import checklist, clinic, common, search, seo, state
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -41,7 +41,8 @@ async def _respond(datasette, request, template, build):
                                   "error": str(error), "links": {}}, 500, "kad_error.html"
     if as_json:
         return Response.json(page, status=status, default=str)
-    html = await datasette.render_template(template, {"page": page, "kad": _helpers(datasette)}, request=request)
+    html = await datasette.render_template(
+        template, {"page": page, "kad": _helpers(datasette), "seo": seo.head(datasette, request, page)}, request=request)
     return Response.html(html, status=status)
 
 
@@ -77,6 +78,10 @@ async def static_view(request):
                     headers={"Cache-Control": "max-age=3600"})
 
 
+async def sitemap_view(datasette, request):
+    return Response(await seo.sitemap(datasette, request), content_type="application/xml; charset=utf-8")
+
+
 async def state_redirect(datasette):
     return Response.redirect(str(datasette.urls.path("/states")))
 
@@ -90,4 +95,5 @@ ROUTES = [
     (r"^/state/(?P<code>[A-Za-z]{2})(?P<fmt>\.json)?$", state_view),
     (r"^/checklist(?P<fmt>\.json)?$", checklist_view),
     (r"^/-/kad/static/(?P<name>[A-Za-z0-9_.-]+)$", static_view),
+    (r"^/sitemap\.xml$", sitemap_view),
 ]

@@ -40,6 +40,14 @@ def quoted(text):
     return "\u201c" + (text if len(text) <= ECHO_LENGTH else text[:ECHO_LENGTH - 1].rstrip() + "\u2026") + "\u201d"
 
 
+def listing(names, most=3):
+    """'A', 'A and B', 'A, B and C', or 'A, B, C and 2 more'."""
+    names = [str(n) for n in names]
+    if len(names) > most:
+        names = names[:most] + [f"{len(names) - most} more"]
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def number(value):
     """A finite int or float (not a bool, not text), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
