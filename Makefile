@@ -8,8 +8,9 @@ PORT ?= 8001
 CHROMIUM ?= /usr/bin/chromium
 USER_ID ?= $(shell id -u)
 PYTEST_ARGS ?=
+REFRESH_ARGS ?=
 
-.PHONY: serve test build install browser crawl rates bench bench-nppes nppes-bulk clean
+.PHONY: serve test build install browser crawl refresh rates bench bench-nppes nppes-bulk clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,11 @@ test: install browser
 # Spider arguments go in ARGS: make crawl SPIDER=plan_net ARGS="-a payer=humana"
 crawl: install
 	$(BIN)/scrapy crawl $(SPIDER) $(ARGS)
+
+# Every spider whose source answers (behind the feed guard), then the build, the tests and a
+# summary of what changed (needs the internet): make refresh; make refresh REFRESH_ARGS=--dry-run
+refresh: install browser
+	KAD_CHROMIUM=$(CHROMIUM) $(BIN)/python -m kad.refresh $(REFRESH_ARGS)
 
 # Negotiated rates from a payer's price-transparency files (needs the internet):
 # make rates TOC=<address or path of a table of contents> [WORKERS=2] [SCHEDULER=tcp://host:8786] [CODES=G2082,J0013]

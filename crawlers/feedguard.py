@@ -11,9 +11,12 @@ the feed if
 Otherwise the previous feed stays as it was, the partial file is left beside it for inspection,
 and the reason is logged and set in the stats (``feedguard/kept_previous``, ``feedguard/reason``).
 ``FEED_DIR`` is a setting, so tests and one-off runs can write elsewhere
-(``scrapy crawl nppes -s FEED_DIR=/tmp/feeds``).
+(``scrapy crawl nppes -s FEED_DIR=/tmp/feeds``). With ``FEED_GUARD_REPORT`` set to a file name,
+the guard also writes there, as JSON, what it decided and the crawl's counters, for
+``make refresh`` (kad/refresh.py) to summarise.
 """
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -73,6 +76,18 @@ class FeedGuard:
             return
         self.done = True
         self.finish(self.crawler.spidercls.name, self.reason)
+        self.write_report(self.crawler.spidercls.name, self.reason)
+
+    def write_report(self, name, reason):
+        path = self.crawler.settings.get("FEED_GUARD_REPORT")
+        if not path:
+            return
+        stats = self.stats.get_stats()
+        report = {"spider": name, "finish_reason": reason, "replaced": bool(stats.get("feedguard/replaced")),
+                  "reason": stats.get("feedguard/reason"), "new_lines": stats.get("feedguard/new_lines"),
+                  "previous_lines": stats.get("feedguard/previous_lines"),
+                  "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float, str))}}
+        Path(path).write_text(json.dumps(report, indent=1, sort_keys=True), encoding="utf-8")
 
     def paths(self, name):
         feed = self.directory / f"{name}.jsonl"

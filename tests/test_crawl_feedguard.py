@@ -1,5 +1,7 @@
 """The feed guard (crawlers/feedguard.py) on its own: which crawls may replace a feed."""
 
+import json
+
 import pytest
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
@@ -96,3 +98,18 @@ def test_waits_for_the_feed(guard, tmp_path):
 def test_uri_params_use_the_feed_dir(guard, tmp_path):
     spider = SyntheticSpider.from_crawler(guard.crawler)
     assert feed_uri_params({"name": "synthetic"}, spider)["feed_dir"] == str(tmp_path.resolve())
+
+
+def test_report_says_what_the_guard_decided(tmp_path):
+    report = tmp_path / "report.json"
+    crawler = get_crawler(SyntheticSpider, {"FEED_DIR": str(tmp_path), "FEED_GUARD_REPORT": str(report)})
+    guard = FeedGuard.from_crawler(crawler)
+    crawler.stats.open_spider()
+    crawler.stats.set_value("item_scraped_count", 4)
+    write(tmp_path, new=4, old=10)
+    guard.spider_closed("finished")
+    guard.feed_exporter_closed()
+    written = json.loads(report.read_text())
+    assert {k: written[k] for k in ("spider", "finish_reason", "replaced", "new_lines", "previous_lines")} == {
+        "spider": "synthetic", "finish_reason": "finished", "replaced": False, "new_lines": 4, "previous_lines": 10}
+    assert "under 50%" in written["reason"] and written["stats"]["item_scraped_count"] == 4

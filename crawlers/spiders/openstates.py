@@ -108,6 +108,7 @@ def action_date(value):
 class OpenStatesSpider(scrapy.Spider):
     name = "openstates"
     item_kind = BILL
+    needs_env = (KEY_VARIABLE,)
     custom_settings = {
         "DOWNLOAD_DELAY": 7,  # 10 requests a minute on the free tier
         "DOWNLOAD_DELAY_JITTER": 0,  # a random 0.5x delay would break that limit
