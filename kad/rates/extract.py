@@ -36,7 +36,8 @@ from .source import Checked, SourceError, is_remote, json_stream, open_source
 HEADER_KEYS = ("reporting_entity_name", "reporting_entity_type", "plan_name", "issuer_name",
                "plan_id_type", "plan_id", "plan_sponsor_name", "plan_market_type",
                "last_updated_on", "version")
-# Schema versions the extractor reads (CMS's VERSION.md: 1.0.0 to 1.6.2, then 2.0.0 to 2.1.0).
+# Schema versions the extractor reads (1.0.0 to 1.6.2, then 2.0.0 to 2.1.0: the history of
+# https://github.com/CMSgov/price-transparency-guide/blob/master/VERSION.md).
 SUPPORTED_MAJORS = ("1", "2")
 ARRAYS = ("in_network", "provider_references")
 ALLOW_SLOW_JSON = "KAD_RATES_ALLOW_SLOW_JSON"
