@@ -87,10 +87,12 @@ def test_make_test_without_chromium_says_so_in_its_last_lines(tmp_path):
                 "PYTEST_ARGS=tests/test_browser.py -p no:cacheprovider", timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()
-    summary = last[-40:]
-    assert any(re.fullmatch(rf"\d+ browser tests did not run: {tmp_path / 'no-chromium'} is missing\.", line)
-               for line in summary)
-    assert "  skipped: tests/test_browser.py::test_open_a_state_page" in summary
+    stats = max(i for i, line in enumerate(last) if re.search(r"\d+ skipped in [\d.]+s", line))
+    block = last[stats + 1:]  # after pytest's own last line: the skipped browser tests, then how
+    assert "browser tests SKIPPED" in block[0]
+    assert re.fullmatch(rf"\d+ browser tests did not run: {tmp_path / 'no-chromium'} is missing\.", block[1])
+    assert "  skipped: tests/test_browser.py::test_open_a_state_page" in block
+    assert all(line.startswith("  skipped: tests/test_browser.py::") for line in block[2:-1])
     assert last[-1].startswith("To run them, install Debian's Chromium as root")
 
 
