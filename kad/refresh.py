@@ -1,9 +1,10 @@
 """Refresh the directory from the live sources in one command (`make refresh`):
 
-1. crawl: every spider of crawlers/spiders, stage by stage (its `refresh_stage`) and by name
-   within a stage, each as `scrapy crawl NAME` behind the feed guard, so a crawl that fails or
-   comes back thin keeps the previous feed. A spider is skipped, with a message, when a variable
-   it `needs_env` is unset, or when none of the first hosts it would ask answers;
+1. crawl: every spider of crawlers/spiders, each after the spiders whose feeds it reads (its
+   `refresh_after`) and otherwise by name, each as `scrapy crawl NAME` behind the feed guard, so a
+   crawl that fails or comes back thin keeps the previous feed. A spider is skipped, with a
+   message, when a variable it `needs_env` is unset, when it refuses to start without arguments
+   that were not given, or when none of the first hosts it would ask answers;
 2. build the new database (build_db.py);
 3. run the tests;
 4. summarise what changed: each feed, and from the old and new databases (kad/changes.py) the
@@ -29,7 +30,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,7 +39,7 @@ from scrapy.settings import Settings
 from scrapy.spiderloader import get_spider_loader
 
 from build_db import Build, BuildError  # the build script at the repository root (run from there)
-from crawlers.spiders import READS_SOURCES
+from crawlers.spiders import EVERY_OTHER
 from kad import DATA, FEEDS, ROOT, changes
 
 PROBE_HOSTS = 3  # a source is reachable when one of the first hosts the spider would ask answers
@@ -49,7 +51,6 @@ SHOWN_ADDRESSES = 3
 @dataclass
 class Crawl:
     name: str
-    stage: int
     summary: str
     arguments: dict
     skipped: str | None = None  # why it does not run
@@ -69,27 +70,40 @@ def spider_classes():
     return [loader.load(name) for name in loader.list()]
 
 
+def in_order(classes):
+    """The spider classes, each after those whose feeds it reads, otherwise by name."""
+    by_name = {cls.name: cls for cls in classes}
+    sorter = TopologicalSorter()
+    for cls in classes:
+        after = getattr(cls, "refresh_after", ())
+        sorter.add(cls.name, *(set(by_name) - {cls.name} if after == EVERY_OTHER else set(after) & set(by_name)))
+    sorter.prepare()  # a cycle raises graphlib.CycleError, naming the spiders in it
+    ordered = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered += [by_name[name] for name in ready]
+        sorter.done(*ready)
+    return ordered
+
+
 def plan(classes, arguments=None, env=None, only=None):
     """The crawls in the order they run, each with its arguments and why it cannot run, if so."""
     env = os.environ if env is None else env
     crawls = []
-    for cls in sorted(classes, key=lambda c: (getattr(c, "refresh_stage", READS_SOURCES), c.name)):
+    for cls in in_order(list(classes)):
         if only and cls.name not in only:
             continue
         missing = [name for name in getattr(cls, "needs_env", ()) if not env.get(name, "").strip()]
         docstring = (sys.modules[cls.__module__].__doc__ or cls.name).strip()  # "name: what it reads"
-        crawls.append(Crawl(cls.name, getattr(cls, "refresh_stage", READS_SOURCES),
-                            " ".join(docstring.split("\n\n")[0].split()),
+        crawls.append(Crawl(cls.name, " ".join(docstring.split("\n\n")[0].split()),
                             dict((arguments or {}).get(cls.name, {})),
                             skipped=f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
                             if missing else None))
     return crawls
 
 
-def start_addresses(cls, arguments):
+def start_addresses(spider):
     """The addresses a spider asks first, from its own start(), without fetching anything."""
-    spider = cls(**arguments)
-
     async def collect():
         return [request.url async for request in spider.start()]
     return asyncio.run(collect())
@@ -115,12 +129,18 @@ def unreachable(addresses):
 
 
 def prepare(crawl, classes):
-    """List where a crawl starts. A spider that needs its crawler (settings, stats) to say so
-    still runs, only without the reachability check."""
+    """List where a crawl starts. A spider that refuses its arguments is skipped with its reason;
+    one that needs its crawler (settings, stats) to list them still runs, only without the
+    reachability check."""
     if crawl.skipped:
         return
     try:
-        crawl.addresses = start_addresses(classes[crawl.name], crawl.arguments)
+        spider = classes[crawl.name](**crawl.arguments)
+    except ValueError as error:
+        crawl.skipped = f"it needs arguments: {error}"
+        return
+    try:
+        crawl.addresses = start_addresses(spider)
     except Exception as error:  # a spider's own code: whatever it raises, the refresh goes on
         crawl.unlisted = f"{type(error).__name__}: {error}"
 
@@ -178,8 +198,8 @@ def outcome_text(crawl):
 
 def dry_run(crawls, settings, feeds, db, pytest_args):
     print("What a refresh would do (dry run: nothing is fetched):")
-    for crawl in crawls:
-        print(f"  stage {crawl.stage}  {crawl.summary}")
+    for number, crawl in enumerate(crawls, 1):
+        print(f"  {number}. {crawl.summary}")
         if crawl.skipped:
             print(f"      skipped: {crawl.skipped}")
         else:

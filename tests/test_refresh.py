@@ -3,8 +3,10 @@ declares, its dry run, and a whole refresh offline, with every spider pointed at
 127.0.0.1 (saved NPI Registry answers, a synthetic clinic site, a closed port) and every feed,
 database and log in a temporary folder."""
 
+import graphlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -15,7 +17,7 @@ from test_crawl_nppes import registry
 
 from build_db import Build
 from builds import synthetic, write_jsonl
-from crawlers.spiders import CHECKS_SOURCES, USES_FEEDS
+from crawlers.spiders import EVERY_OTHER
 from kad import ROOT, refresh
 from utils import FILES, LocalSite, free_port
 
@@ -43,20 +45,51 @@ class SyntheticKeyed(scrapy.Spider):
 
 
 class SyntheticMatcher(scrapy.Spider):
-    name = "synthetic_matcher"
-    refresh_stage = USES_FEEDS
+    name = "synthetic_a_matcher"  # first by name, but it reads the reader's feed
+    refresh_after = ("synthetic_reader", "a_spider_not_in_this_project")
 
 
 class SyntheticChecker(scrapy.Spider):
     name = "synthetic_checker"
-    refresh_stage = CHECKS_SOURCES
+    refresh_after = EVERY_OTHER
+
+
+class SyntheticNeedsArguments(scrapy.Spider):
+    name = "synthetic_needs_arguments"
+
+    def __init__(self, payer=None, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not payer:
+            raise ValueError("give -a payer=<id>")
 
 
 def test_a_new_spider_plugs_in_by_what_it_declares():
     crawls = refresh.plan([SyntheticChecker, SyntheticMatcher, SyntheticReader, SyntheticKeyed], env={})
-    assert [(c.name, c.stage, c.skipped) for c in crawls] == [
-        ("synthetic_keyed", 1, "SYNTHETIC_KEY is not set"), ("synthetic_reader", 1, None),
-        ("synthetic_matcher", 2, None), ("synthetic_checker", 3, None)]
+    assert [(c.name, c.skipped) for c in crawls] == [
+        ("synthetic_keyed", "SYNTHETIC_KEY is not set"), ("synthetic_reader", None),
+        ("synthetic_a_matcher", None), ("synthetic_checker", None)]
+
+
+def test_spiders_that_wait_for_each_other_are_refused():
+    class Waiting(scrapy.Spider):
+        name = "synthetic_waiting"
+        refresh_after = ("synthetic_a_matcher",)
+
+    SyntheticMatcher.refresh_after = ("synthetic_waiting",)
+    try:
+        with pytest.raises(graphlib.CycleError):
+            refresh.plan([SyntheticMatcher, Waiting], env={})
+    finally:
+        SyntheticMatcher.refresh_after = ("synthetic_reader", "a_spider_not_in_this_project")
+
+
+def test_a_spider_that_refuses_its_arguments_is_skipped_with_its_reason():
+    crawl, = refresh.plan([SyntheticNeedsArguments], env={})
+    refresh.prepare(crawl, {crawl.name: SyntheticNeedsArguments})
+    assert crawl.skipped == "it needs arguments: give -a payer=<id>"
+    given, = refresh.plan([SyntheticNeedsArguments], {"synthetic_needs_arguments": {"payer": "synthetic"}}, env={})
+    refresh.prepare(given, {given.name: SyntheticNeedsArguments})
+    assert given.skipped is None
 
 
 def test_the_key_makes_the_spider_run():
@@ -106,11 +139,11 @@ def test_the_dry_run_lists_what_would_be_fetched_and_fetches_nothing(tmp_path, m
     assert refresh.main(["--dry-run", "--feeds", str(tmp_path / "feeds"), "--db", str(tmp_path / "k.db")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "What a refresh would do (dry run: nothing is fetched):"
-    nppes = lines.index(next(line for line in lines if line.startswith("  stage 1  nppes:")))
+    nppes = lines.index(next(line for line in lines if re.match(r"  \d+\. nppes:", line)))
     assert lines[nppes + 1].startswith("      starts from 204 addresses on 1 host, e.g. https://npiregistry.cms.hhs.gov/api/?")
     assert lines[nppes + 2] == f"      scrapy crawl nppes -s FEED_DIR={tmp_path / 'feeds'}"
     assert f"      skipped: {KEY} is not set" in lines
-    assert lines[-4].startswith("  stage 3  source_check:")
+    assert re.match(r"  \d+\. source_check:", lines[-4])
     assert lines[-1].startswith(f"  then: build {tmp_path / 'k.db'}, run the tests (pytest -q -p no:cacheprovider)")
     assert list(tmp_path.iterdir()) == []
 
@@ -124,6 +157,7 @@ def test_a_misspelt_spider_is_refused(capsys):
 # -- a whole refresh, offline --------------------------------------------------------------------
 
 CLINIC_HOME = (FILES / "clinic_site" / "austin_home.html").read_text()
+CRAWLED = ("clinic_site", "insurer_policy", "nppes", "openstates", "source_check")
 
 
 def site(path):
@@ -160,6 +194,7 @@ def refreshed(tmp_path_factory):
         done = run_refresh(
             "--feeds", str(feeds), "--db", str(db), "--logs", str(folder / "logs"), "--summary", str(folder / "summary.txt"),
             "--pytest-args", f"{tests} -q -p no:cacheprovider",
+            "--only", ",".join(CRAWLED),  # every spider here is pointed at 127.0.0.1; the others stay offline
             "-a", f"nppes:api_url=http://127.0.0.1:{api.port}/api/", "-a", "nppes:states=TX", "-a", "nppes:limit=2",
             "-a", f"clinic_site:start_urls={home}", "-a", f"source_check:urls={home},{gone}",
             "-a", f"insurer_policy:policies={policies}",
@@ -174,7 +209,7 @@ def test_the_refresh_succeeds(refreshed):
 
 def test_the_crawls_run_in_order(refreshed):
     started = [line.split("] ")[1] for line in refreshed["done"].stdout.splitlines() if line.startswith("[crawl ")]
-    assert started == ["clinic_site", "insurer_policy", "nppes", "openstates", "source_check"]
+    assert started == list(CRAWLED)
 
 
 def test_each_feed_is_reported(refreshed):

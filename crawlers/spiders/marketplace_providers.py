@@ -74,6 +74,7 @@ def read_npis(path):
 class MarketplaceProvidersSpider(scrapy.Spider):
     name = "marketplace_providers"
     item_kind = NETWORK
+    refresh_after = NPI_FEEDS  # keeps the NPIs those feeds found
     custom_settings = {"DOWNLOAD_MAXSIZE": 2 * 1024 ** 3, "DOWNLOAD_WARNSIZE": 512 * 1024 ** 2,
                        "DOWNLOAD_TIMEOUT": 600}
 

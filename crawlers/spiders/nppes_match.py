@@ -60,6 +60,7 @@ def directory_clinics(seed_path, site_feed):
 class NppesMatchSpider(scrapy.Spider):
     name = "nppes_match"
     item_kind = NPI
+    refresh_after = ("clinic_site",)  # matches the clinics of its feed too
 
     def __init__(self, states=None, api_url=None, seed=None, *args, **kwargs):
         super().__init__(*args, **kwargs)

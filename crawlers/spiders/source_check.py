@@ -41,7 +41,7 @@ from kad.checks import cited_urls
 from crawlers.feedguard import feed_dir
 from crawlers.fetch import content_sha256, failure_outcome
 from crawlers.items import SOURCE_CHECK, new_record, utc_now
-from crawlers.spiders import CHECKS_SOURCES
+from crawlers.spiders import EVERY_OTHER
 
 
 def read_previous(path):
@@ -63,7 +63,7 @@ def read_previous(path):
 class SourceCheckSpider(scrapy.Spider):
     name = "source_check"
     item_kind = SOURCE_CHECK
-    refresh_stage = CHECKS_SOURCES  # after the spiders whose feeds cite addresses
+    refresh_after = EVERY_OTHER  # checks what the others' feeds cite
     custom_settings = {
         "DOWNLOAD_MAXSIZE": 64 * 1024 * 1024,  # regulations and rule PDFs are bigger than clinic pages
         "DOWNLOAD_WARNSIZE": 32 * 1024 * 1024,
