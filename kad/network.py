@@ -1,4 +1,4 @@
-"""Which clinic is in which network: the evidence ladder as tables (DESIGN.md "In-network").
+"""Which clinic is in which network: the evidence ladder as tables (docs/data-contract.md, "The evidence ladder").
 
 * ``clinic_npis``: which NPIs are which directory clinic, and how sure: the clinic's own NPI
   (``record``, 1.0), the nppes_match feed (API answers scored by ``kad.npi_match``) and the
@@ -25,7 +25,7 @@ import json
 from kad import npi_match, normalise, vocab
 from kad.clinics import read_jsonl
 
-# Weakest to strongest (DESIGN.md); the two payer directories weigh the same.
+# Weakest to strongest (docs/data-contract.md); the two payer directories weigh the same.
 LADDER = {"clinic_website": 0, "curated": 1, "marketplace_directory": 2, "payer_directory": 2,
           "medicare_claims": 3, "price_transparency_file": 4}
 CLINIC_SIDE = ("clinic_website", "curated")
