@@ -3,7 +3,9 @@
 
 Idempotent and atomic: the database is built into a temporary file beside the old one, checked,
 and only then renamed over it; a failed or interrupted build leaves the previous database as it
-was. Works offline by default (ZIP/city centroids); `--geocoder nominatim` adds street positions.
+was. Bad input lines are reported with file and line and left out (kad/records.py); they never
+stop the build. Works offline by default (ZIP/city centroids); `--geocoder nominatim` adds street
+positions.
 
     python build_db.py [--db data/ketamine.db] [--geocoder nominatim]
 """
@@ -25,7 +27,7 @@ import sqlite_utils
 import yaml
 from tqdm import tqdm
 
-from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, network, normalise, prices
+from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, network, normalise, prices, records
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -45,8 +47,10 @@ CLINIC_COLUMNS = {
     "price_consultation_usd": float, "spravato_rems_certified": int, "clinician_types": str,
     "unmapped_insurers": str, "notes": str, "reported_closed": int, "conflicts": str,
     "source_ids": str, "sources": str, "retrieved_at": str, "first_seen": str, "last_seen": str,
-    "needs_review": int,
+    "needs_review": int, "review_reasons": str,
 }
+# The keys records of one location share (kad.clinics.merge_keys).
+MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key")
 CLINIC_INDEXES = (["state"], ["ketamine_insurance"], ["spravato_insurance"], ["postal_code"],
                   ["npi"], ["latitude", "longitude"], ["needs_review"], ["name"], ["geocode_precision"])
 
@@ -59,9 +63,10 @@ class Build:
         self.geocoder_name = geocoder or "offline (ZIP and city centroids)"
         self.geocoder = ClinicGeocoder(geocoder)
         self.quiet = quiet
-        self.report = clinics.Report()
+        self.report = records.Report()
         self.inputs = []
         self._pending_sources = {}
+        self.split_ids = set()  # source ids of records that stay apart (group_records)
         self.steps = 0
         self.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -131,50 +136,74 @@ class Build:
         for name in CLINIC_FEEDS:
             path = self.feeds_dir / f"{name}.jsonl"
             if path.exists():
-                yield name, path, dict
+                yield name, path, clinics.feed_record
 
     def stage_clinics(self, staging):
-        staging["records"].create({"rid": int, "source_id": str, "fetched_by": str, "rank": int,
-                                   "npi": str, "phone_key": str, "address_key": str, "grp": int,
-                                   "record": str}, pk="rid")
+        staging["records"].create({"rid": int, "source_id": str, "npi": str, "state": str, "fetched_by": str,
+                                   "rank": int, **dict.fromkeys(MERGE_KEYS, str), "grp": int, "record": str},
+                                  pk="rid")
 
-        def records():
+        def staged():
             for fetched_by, path, to_record in self.clinic_inputs():
                 read = loaded = 0
-                for number, raw in clinics.read_jsonl(path, self.report):
+                for number, raw in records.read_jsonl(path, self.report):
                     read += 1
-                    record = clinics.clean_record(to_record(raw), f"{path.name}:{number}", self.report)
+                    where = f"{path.name}:{number}"
+                    record = clinics.clean_record(to_record(raw, where, self.report), where, self.report)
                     if record is None:
                         continue
                     loaded += 1
                     record["fetched_by"] = fetched_by
-                    record.setdefault("source_id", f"{fetched_by}:{normalise.slug(record['name'], record.get('city'))}")
-                    yield {"source_id": record["source_id"], "fetched_by": fetched_by,
-                           "rank": clinics.SOURCE_RANK.get(fetched_by, 9),
+                    yield {"source_id": record["source_id"], "npi": record["npi"], "state": record["state"],
+                           "fetched_by": fetched_by, "rank": clinics.SOURCE_RANK.get(fetched_by, 9),
                            **clinics.merge_keys(record), "record": json.dumps(record)}
                 self.note_input(path, read, loaded)
 
-        staging["records"].insert_all(records(), batch_size=1000)
-        for column in ("source_id", "npi", "phone_key", "address_key"):
+        staging["records"].insert_all(staged(), batch_size=1000)
+        for column in MERGE_KEYS:
             staging["records"].create_index([column])
 
-    @staticmethod
-    def group_records(staging):
+    def group_records(self, staging):
         """Connected components over the merge keys, computed in SQLite so memory stays flat:
         every record takes the smallest group number among records sharing any key with it,
-        until nothing changes. Returns how many records were merged into another."""
+        until nothing changes. Returns how many records were merged into another. A source id
+        or NPI that the scoped keys keep apart (two states, two websites) is reported."""
         conn = staging.conn
         conn.execute("UPDATE records SET grp = rid")
         neighbours = " , ".join(
             f"coalesce((SELECT min(grp) FROM records other WHERE other.{key} = records.{key}), grp)"
-            for key in ("source_id", "npi", "phone_key", "address_key"))
+            for key in MERGE_KEYS)
         while conn.execute(f"UPDATE records SET grp = min(grp, {neighbours}) "
                            f"WHERE grp > min(grp, {neighbours})").rowcount:
             pass
         conn.execute("CREATE INDEX records_grp ON records(grp, rank)")
         conn.commit()
+        self.split_ids = set()
+        for column in ("source_id", "npi"):
+            for value, states in conn.execute(
+                    f"SELECT {column}, group_concat(DISTINCT state) FROM records WHERE {column} IS NOT NULL "
+                    f"GROUP BY {column} HAVING count(DISTINCT grp) > 1"):
+                self.report.problem("clinics", f"{column} {value} names more than one location "
+                                               f"(in {', '.join(sorted(states.split(',')))}, or on different "
+                                               "websites): kept apart")
+                if column == "source_id":
+                    self.split_ids.add(value)
         total, groups = conn.execute("SELECT count(*), count(DISTINCT grp) FROM records").fetchone()
         return total - groups
+
+    def clinic_id(self, best, used):
+        """A clinic's id is the source id of its best record. When the scoped keys kept several
+        places with one source id apart, the first keeps it and the others add their state (and
+        their website, or a number), so that each keeps an id of its own from build to build."""
+        base = best["source_id"]
+        if base not in self.split_ids:
+            return base
+        state, site = best["state"].lower(), normalise.slug(normalise.site_host(best["website"] or ""))
+        options = itertools.chain((base, f"{base}-{state}"), [f"{base}-{state}-{site}"] if site else (),
+                                  (f"{base}-{state}-{number}" for number in itertools.count(2)))
+        chosen = next(option for option in options if option not in used)
+        used.add(chosen)
+        return chosen
 
     def write_clinics(self, db, staging):
         db["clinics"].create(CLINIC_COLUMNS, pk="id")
@@ -183,19 +212,19 @@ class Build:
                                      pk=("clinic_id", "insurer_id"),
                                      foreign_keys=[("clinic_id", "clinics", "id"), ("insurer_id", "insurers", "id")])
         self.precision = {}
-        links = []
-        rows = staging.conn.execute("SELECT grp, record FROM records ORDER BY grp, rank")
+        links, used_ids = [], set()
+        rows = staging.conn.execute("SELECT grp, record FROM records ORDER BY grp, rank, rid")
         total = staging.conn.execute("SELECT count(DISTINCT grp) FROM records").fetchone()[0]
 
         def clinic_rows():
             for _, members in tqdm(itertools.groupby(rows, key=lambda r: r[0]), total=total,
                                    unit="clinic", disable=self.quiet or None, leave=False):
-                records = [json.loads(record) for _, record in members]
-                for record in records:
+                group = [json.loads(record) for _, record in members]
+                for record in group:
                     for url in record["sources"]:
                         self.record_source(url, SOURCE_KIND.get(record["fetched_by"], "web_page"),
-                                           record["fetched_by"], record.get("retrieved_at"))
-                row, insurer_links = clinics.merge_group(records)
+                                           record["fetched_by"], record["retrieved_at"])
+                row, insurer_links = clinics.merge_group(group, self.clinic_id(group[0], used_ids))
                 row["latitude"], row["longitude"], row["geocode_precision"] = self.geocoder.place(row)
                 key = row["geocode_precision"] or "not_placed"
                 self.precision[key] = self.precision.get(key, 0) + 1

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from kad.checks import POLICY_PAGE_FIELDS
+from kad.records import POLICY_PAGE_COMPARED
 from kad.normalise import clean_text
 
 from crawlers.extract import segments, structured_items
@@ -204,7 +204,7 @@ def _labelled(segs):
 # -- one page ------------------------------------------------------------------------------------
 
 def policy_facts(response):
-    """{field: value or None} for the fields of POLICY_PAGE_FIELDS the page states."""
+    """{field: value or None} for the fields of POLICY_PAGE_COMPARED the page states."""
     meta = _meta(response)
     from_meta = {}
     for field, names in META_NAMES.items():
@@ -218,7 +218,7 @@ def policy_facts(response):
             if parse_title(text):
                 found["title"] = parse_title(text)
                 break
-    return {field: found.get(field) for field in POLICY_PAGE_FIELDS}
+    return {field: found.get(field) for field in POLICY_PAGE_COMPARED}
 
 
 # -- comparing with the curated row --------------------------------------------------------------
@@ -268,7 +268,7 @@ def differences(found, curated):
     with the curated date of the same kind; a curated row with no date at all differs from any
     date the page states (the page says something the row does not)."""
     differs = []
-    for field in POLICY_PAGE_FIELDS:
+    for field in POLICY_PAGE_COMPARED:
         value, known = found.get(field), getattr(curated, field)
         if not value:
             continue

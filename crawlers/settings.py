@@ -35,12 +35,10 @@ REMOTE_CONTROL_ENABLED = False  # no listening port during a crawl
 LOG_LEVEL = "INFO"
 
 ITEM_PIPELINES = {
-    "crawlers.pipelines.clean.CleanPipeline": 100,
-    "crawlers.pipelines.normalise.NormalisePipeline": 200,
+    # every kind: the validation layer the build uses too (kad/records.py)
+    "crawlers.pipelines.records.RecordPipeline": 100,
+    # clinics only (each pipeline loads only for its kinds)
     "crawlers.pipelines.vocabulary.VocabularyPipeline": 300,
-    "crawlers.pipelines.validate.ValidatePipeline": 400,
-    # source checks, bills and policy-page checks (each pipeline loads only for its kinds)
-    "crawlers.pipelines.records.RecordPipeline": 500,
 }
 
 # The feed goes to <FEED_DIR>/<spider>.jsonl.partial; the feed guard renames it over

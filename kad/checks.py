@@ -25,13 +25,9 @@ import re
 
 import yaml
 
-from kad import CURATED, normalise
-from kad.clinics import read_jsonl
+from kad import CURATED, normalise, records
+from kad.records import BILL_STATUSES
 
-BILL_STATUSES = ("introduced", "in_committee", "passed_one_chamber", "passed_legislature", "enacted",
-                 "vetoed", "failed", "withdrawn", "unknown")
-# The fields insurer_policy compares, as named in its `differs` lists.
-POLICY_PAGE_FIELDS = ("policy_id", "title", "effective_date", "last_reviewed")
 FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "appeal_paths", "clinics", "states")
 BILL_COLUMNS = {
     "id": str, "state": str, "session": str, "identifier": str, "title": str, "status": str,
@@ -82,31 +78,20 @@ def _yaml(path):
 
 # -- reading a feed ------------------------------------------------------------------------------
 
-def _string_list(value):
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def good_lines(path, report, problem_of, drop_reason):
-    """(where, record) of the feed's records that pass `problem_of` (which returns a reason or
-    None), `where` being 'file:line'; the others are reported there. Returns (records, lines read)."""
-    records, read = [], 0
+def good_lines(path, report, kind):
+    """(where, record) of the feed's records of `kind` that kad.records keeps (cleaned), `where`
+    being 'file:line'; what it empties or drops is reported there. Returns (records, lines read)."""
+    found, read = [], 0
     if not path.exists():
-        return records, read
-    for number, record in read_jsonl(path, report):
+        return found, read
+    schema = records.KINDS[kind]
+    for number, value in records.read_jsonl(path, report):
         read += 1
-        problem = problem_of(record)
-        if problem:
-            report.problem(f"{path.name}:{number}", f"dropped: {problem}", drop_reason)
-            continue
-        records.append((f"{path.name}:{number}", record))
-    return records, read
-
-
-def _sources_problem(record):
-    sources = record.get("sources")
-    if not _string_list(sources) or not any(normalise.is_web_address(url) for url in sources):
-        return "no http(s) source address"
-    return None
+        where = f"{path.name}:{number}"
+        record = schema.check(value, where, report)
+        if record is not None:
+            found.append((where, record))
+    return found, read
 
 
 # -- review flags --------------------------------------------------------------------------------
@@ -151,21 +136,6 @@ def flag_rows(db, table, reasons_by_key, column="sources", listed=True, since_by
 
 # -- bills ---------------------------------------------------------------------------------------
 
-def _bill_problem(record):
-    for key in ("id", "identifier"):
-        if not isinstance(record.get(key), str) or not record[key].strip():
-            return f"no {key}"
-    try:
-        if not normalise.state_code(record.get("state")):
-            return "no state"
-    except ValueError as error:
-        return str(error)
-    for key in ("subjects", "matched_terms"):
-        if record.get(key) is not None and not _string_list(record[key]):
-            return f"{key} is not a list of strings"
-    return _sources_problem(record)
-
-
 def bill_key(state, session, identifier):
     """(state, session, bill number) with the number's spaces, dots, hyphens and leading zeros
     ignored: "SF 3971", "S.F. 3971" and "SF03971" are one bill."""
@@ -174,7 +144,20 @@ def bill_key(state, session, identifier):
     return state, str(session).strip(), number
 
 
+def _string_list(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _sources_problem(row):
+    sources = row.get("sources")
+    if not _string_list(sources) or not any(normalise.is_web_address(url) for url in sources):
+        return "no http(s) source address"
+    return None
+
+
 def _curated_bill_problem(row):
+    """A hand-curated bill (YAML, where dates may be dates) is held to more than a feed's:
+    an exact state code, a status and subjects of the vocabularies, a date it was read."""
     if not isinstance(row, dict):
         return "not a mapping"
     for key in ("session", "identifier", "title"):
@@ -219,18 +202,10 @@ def load_bills(db, path, report, record_source, curated=CURATED_BILLS):
     for row in rows.values():
         for url in row["sources"]:
             record_source(url, "legislature", "curated", row["retrieved_at"])
-    records, read = good_lines(path, report, _bill_problem, "bill_invalid")
+    found, read = good_lines(path, report, records.BILL)
     loaded = set()
-    for where, record in records:
-        status = record.get("status")
-        if status not in BILL_STATUSES:
-            report.problem(where, f"status {status!r} is not in the vocabulary: set to unknown")
-            status = "unknown"
-        row = {key: record.get(key) for key in BILL_COLUMNS}
-        row.update(state=normalise.state_code(record["state"]), status=status,
-                   subjects=record.get("subjects") or [], matched_terms=record.get("matched_terms") or [],
-                   sources=[url for url in record["sources"] if normalise.is_web_address(url)],
-                   fetched_by="openstates")
+    for _, record in found:
+        row = {**{key: record.get(key) for key in BILL_COLUMNS}, "fetched_by": "openstates"}
         for url in row["sources"]:
             record_source(url, "legislative_api", "openstates", row.get("retrieved_at"))
         key = bill_key(row["state"], row.get("session") or "", row["identifier"])
@@ -243,16 +218,6 @@ def load_bills(db, path, report, record_source, curated=CURATED_BILLS):
 
 
 # -- policy pages --------------------------------------------------------------------------------
-
-def _policy_check_problem(record):
-    for key in ("policy_row", "url"):
-        if not isinstance(record.get(key), str) or not record[key]:
-            return f"no {key}"
-    differs = record.get("differs")
-    if differs is not None and not (_string_list(differs) and set(differs) <= set(POLICY_PAGE_FIELDS)):
-        return f"differs must list fields of {', '.join(POLICY_PAGE_FIELDS)}"
-    return _sources_problem(record)
-
 
 def _policy_reason(record, policy):
     curated = {"policy_id": policy["policy_id"], "title": policy["policy_title"],
@@ -269,18 +234,16 @@ def load_policy_checks(db, path, report, record_source):
     states something else flagged. Returns (lines read, rows loaded)."""
     db["policy_page_checks"].create(POLICY_CHECK_COLUMNS, pk="policy_row", if_not_exists=True,
                                     foreign_keys=[("policy_row", "insurer_policies", "id")])
-    records, read = good_lines(path, report, _policy_check_problem, "policy_check_invalid")
+    found, read = good_lines(path, report, records.POLICY_PAGE)
     policies = {row["id"]: row for row in db["insurer_policies"].rows}
     rows, reasons = {}, {}
-    for where, record in records:
+    for where, record in found:
         policy = policies.get(record["policy_row"])
         if policy is None:
             report.problem(where, f"left out: no insurer_policies row {record['policy_row']} "
                                   "(the curated data changed since the check?)")
             continue
-        row = {key: record.get(key) for key in POLICY_CHECK_COLUMNS}
-        row["differs"] = record.get("differs") or []
-        row["sources"] = [url for url in record["sources"] if normalise.is_web_address(url)]
+        row = {key: record[key] for key in POLICY_CHECK_COLUMNS}
         for url in row["sources"]:
             record_source(url, "insurer_policy", "insurer_policy", row.get("retrieved_at"))
         rows[row["policy_row"]] = row
@@ -292,21 +255,6 @@ def load_policy_checks(db, path, report, record_source):
 
 
 # -- source checks -------------------------------------------------------------------------------
-
-def _source_check_problem(record):
-    if not normalise.is_web_address(record.get("url")):
-        return "url is not an http(s) address"
-    status = record.get("http_status")
-    if status is not None and not (isinstance(status, int) and 100 <= status <= 599):
-        return f"http_status {status!r} is not an HTTP status"
-    digest = record.get("content_sha256")
-    if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
-        return "content_sha256 is not a SHA-256 hex digest"
-    for flag in ("changed", "disappeared"):
-        if not isinstance(record.get(flag, False), bool):
-            return f"{flag} is not true or false"
-    return None
-
 
 def _changed_at(record):
     """When the address's text last changed: the spider carries it forward from check to check."""
@@ -324,8 +272,8 @@ def _source_reason(record):
 def apply_source_checks(db, path, report):
     """The check columns of `sources`, and the rows citing a changed or vanished address
     flagged. Returns (lines read, sources rows updated)."""
-    records, read = good_lines(path, report, _source_check_problem, "source_check_invalid")
-    latest = {record["url"]: record for _, record in records}  # a later line wins
+    found, read = good_lines(path, report, records.SOURCE_CHECK)
+    latest = {record["url"]: record for _, record in found}  # a later line wins
     updated = 0
     for url, record in latest.items():
         updated += db.execute(

@@ -1,33 +1,27 @@
 """Clinic records: reading the curated seed and the spiders' feeds, checking each record, and
 merging the records that describe one physical location into one `clinics` row.
 
-Every input line becomes a *record* shaped like a feed line (see crawlers/). Bad input never stops
-the build: a line that is not JSON, or a record without a name, a state or a source, is dropped;
-a bad optional field (a `javascript:` website, a ZIP code that does not exist, coordinates outside
-the US) is emptied. Both are reported with the file and line.
+Every input line becomes a *record* shaped like a feed line (see crawlers/), checked by the one
+validation layer the crawl uses too (kad/records.py). Bad input never stops the build: a line that
+is not UTF-8 or not JSON, or a record without a source id, a name, a state or a source, is
+dropped; a bad field (a name that is a list, a `javascript:` website, a ZIP code that does not
+exist or lies in another state, coordinates outside the US, a price that is not a number) is
+emptied. Both are reported with the file and line.
+
+Merging never joins records of two states or two websites: every merge key (source id, NPI,
+phone, street address) is scoped by state, and the source id by website too.
 """
 
-import json
-from dataclasses import dataclass, field
-
 from kad import normalise, vocab
-from kad.geocode import in_us
+from kad.records import CLINIC, KINDS, show
 
 ARRAY_FIELDS = ("treatments", "conditions", "insurers", "financing", "clinician_types")
 FLAG_FIELDS = ("accepts_medicare", "accepts_medicaid", "accepts_tricare", "va_community_care",
                "spravato_rems_certified")
 PRICE_FIELDS = ("price_initial_usd", "price_subsequent_usd", "price_series_usd", "series_count",
                 "price_consultation_usd")
-INSURANCE_VALUES = {"in_network", "case_by_case", "superbill", "not_covered", "unknown"}
 # Fields where two sources giving different values means a person should look.
 CHECKED_FIELDS = ("phone", "street", "postal_code", "city", "state", "website", *PRICE_FIELDS)
-_NORMALISERS = {
-    "state": normalise.state_code,
-    "phone": normalise.phone,
-    "website": normalise.website,
-    "postal_code": normalise.postal_code,
-    "npi": normalise.npi,
-}
 # Source ranks: hand-checked data first, then the clinic's own site, then registries.
 SOURCE_RANK = {"curated": 0, "clinic_site": 1, "nppes": 2}
 EVIDENCE = {"curated": "curated", "clinic_site": "clinic_website"}
@@ -37,153 +31,96 @@ PROGRAMME_INSURERS = {"accepts_medicare": "medicare", "accepts_medicaid": "medic
                       "accepts_tricare": "tricare", "va_community_care": "va-community-care"}
 
 
-@dataclass
-class Report:
-    """What the build dropped or emptied, and where: printed in the summary, kept in build_info."""
-    problems: list = field(default_factory=list)
-    dropped: dict = field(default_factory=dict)
-
-    def problem(self, where, message, drop_reason=None):
-        self.problems.append(f"{where}: {message}")
-        if drop_reason:
-            self.dropped[drop_reason] = self.dropped.get(drop_reason, 0) + 1
+def feed_record(row, where, report):
+    """A feed line is already a record."""
+    return row
 
 
-def seed_record(row):
-    """A line of data/curated/clinics_seed.jsonl (the gatherer's shape) as a feed-shaped record."""
-    insurance, prices = row.get("insurance") or {}, row.get("prices_usd") or {}
-    notes = row.get("notes") or ""
+def seed_record(row, where, report):
+    """A line of data/curated/clinics_seed.jsonl (the gatherer's shape) as a feed-shaped record.
+    Its values are passed on as they are, for kad.records to check; a nested object that is not
+    one is reported and read as empty."""
+    if not isinstance(row, dict):
+        return row
+    insurance, prices = _object(row, "insurance", where, report), _object(row, "prices_usd", where, report)
+    notes = row.get("notes")
+    note_text = notes if isinstance(notes, str) else ""
     return {
         "source_id": "site:" + normalise.slug(row.get("name"), row.get("city")),
         "name": row.get("name"), "operator": None,
         "street": row.get("street"), "city": row.get("city"), "state": row.get("state"),
         "postal_code": row.get("postal_code"), "phone": row.get("phone"),
         "website": row.get("website"), "npi": None, "latitude": None, "longitude": None,
-        "treatments": row.get("treatments") or [], "conditions": row.get("conditions") or [],
-        "insurers": insurance.get("insurers_accepted") or [],
+        "treatments": row.get("treatments"), "conditions": row.get("conditions"),
+        "insurers": insurance.get("insurers_accepted"),
         "ketamine_insurance": insurance.get("ketamine"), "spravato_insurance": insurance.get("spravato"),
         "accepts_medicare": insurance.get("medicare"), "accepts_medicaid": insurance.get("medicaid"),
         "accepts_tricare": insurance.get("tricare"), "va_community_care": insurance.get("va_community_care"),
-        "financing": insurance.get("financing") or [],
+        "financing": insurance.get("financing"),
         "price_initial_usd": prices.get("initial_infusion"),
         "price_subsequent_usd": prices.get("subsequent_infusion"),
         "price_series_usd": prices.get("series_total"), "series_count": prices.get("series_count"),
         "price_consultation_usd": prices.get("consultation"),
         "spravato_rems_certified": None,
-        "clinician_types": row.get("clinician_types") or [],
-        "notes": notes or None,
-        "reported_closed": notes.startswith("CLOSED:"),
+        "clinician_types": row.get("clinician_types"),
+        "notes": notes,
+        "reported_closed": note_text.startswith("CLOSED:"),
         # The gatherer marks facts inferred from a name, URL or area code: weaker, so flagged.
-        "needs_review": "inferred" in notes.lower(),
-        "sources": row.get("source_urls") or [],
+        "needs_review": "inferred" in note_text.lower(),
+        "review_reasons": ["The seed list says a fact was inferred (see notes)."]
+        if "inferred" in note_text.lower() else [],
+        "sources": row.get("source_urls"),
         "retrieved_at": "2026-11",  # gathered in November 2026; the day was not recorded
     }
 
 
+def _object(row, key, where, report):
+    value = row.get(key)
+    if value is None or isinstance(value, dict):
+        return value or {}
+    report.field(where, key, f"{key} emptied: {show(value)} is not an object")
+    return {}
+
+
 def clean_record(record, where, report):
-    """Check and normalise one record. Returns the cleaned record, or None when it is dropped."""
-    record = dict(record)
-    for key, value in record.items():
-        if isinstance(value, str):
-            record[key] = normalise.clean_text(value, entities=key not in normalise.URL_FIELDS)
-    if not record.get("name"):
-        report.problem(where, "dropped: no name", "missing_name")
-        return None
-    try:
-        record["state"] = normalise.state_code(record.get("state"))
-    except ValueError as error:
-        record["state"] = None
-        report.problem(where, f"dropped: {error}", "bad_state")
-        return None
-    if not record["state"]:
-        report.problem(where, "dropped: no state", "missing_state")
-        return None
-    sources = [url for url in record.get("sources") or [] if normalise.is_web_address(url)]
-    if not sources:
-        report.problem(where, "dropped: no http(s) source address", "missing_sources")
-        return None
-    record["sources"] = sources
-    for key, normaliser in _NORMALISERS.items():
-        if key == "state":
-            continue
-        try:
-            record[key] = normaliser(record.get(key))
-        except ValueError as error:
-            report.problem(where, f"{key} emptied: {error}")
-            record[key] = None
-    _check_coordinates(record, where, report)
-    _check_zip_state(record, where, report)
-    for key in ARRAY_FIELDS:
-        value = record.get(key)
-        record[key] = [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
-    for key in ("ketamine_insurance", "spravato_insurance"):
-        if record.get(key) not in INSURANCE_VALUES:
-            if record.get(key) is not None:
-                report.problem(where, f"{key} emptied: not in the vocabulary: {record[key]!r}")
-            record[key] = "unknown"
-    for key in PRICE_FIELDS:
-        value = record.get(key)
-        if value is not None and not (isinstance(value, (int, float)) and 0 <= value < 100_000):
-            report.problem(where, f"{key} emptied: not a price: {value!r}")
-            record[key] = None
-    _map_vocabularies(record, where, report)
+    """Check and normalise one clinic record (kad.records) and map its treatments, conditions
+    and insurers to the vocabularies. Returns the cleaned record, or None when it is dropped."""
+    record = KINDS[CLINIC].check(record, where, report)
+    if record is not None:
+        _map_vocabularies(record)
     return record
 
 
-def _check_coordinates(record, where, report):
-    lat, lon = record.get("latitude"), record.get("longitude")
-    if lat is None and lon is None:
-        return
-    try:
-        lat, lon = float(lat), float(lon)
-        ok = in_us(lat, lon)
-    except (TypeError, ValueError):
-        ok = False
-    if ok:
-        record["latitude"], record["longitude"] = lat, lon
-    else:
-        report.problem(where, f"coordinates emptied: not in the US: {record.get('latitude')}, {record.get('longitude')}")
-        record["latitude"] = record["longitude"] = None
-
-
-def _check_zip_state(record, where, report):
-    if record.get("postal_code"):
-        zip_state = normalise.zip_states()[record["postal_code"]]
-        if zip_state != record["state"]:
-            report.problem(where, f"ZIP {record['postal_code']} is in {zip_state}, not {record['state']}: flagged for review")
-            record["needs_review"] = True
-
-
-def _map_vocabularies(record, where, report):
-    unmapped = dict(record.get("unmapped") or {})
+def _map_vocabularies(record):
+    unmapped = record["unmapped"]
     for key, vocabulary in (("treatments", vocab.treatments()), ("conditions", vocab.conditions()),
                             ("insurers", vocab.insurers())):
         ids, missing = vocabulary.map_names(record[key])
         record[key] = ids
         if missing:
             unmapped[key] = sorted(set(unmapped.get(key, [])) | set(missing))
-    record["unmapped"] = unmapped
 
 
 def merge_keys(record):
-    """The keys that identify one location: NPI; phone within one city; street address + ZIP.
-    A chain's shared call-centre number in another city does not merge two locations."""
-    phone_key = None
-    if record.get("phone"):
-        phone_key = "|".join([record["phone"], record["state"], (record.get("city") or "").lower()])
+    """The keys that identify one location, each scoped so that records of two states (or two
+    websites) never join: the source id within one state and one website; the NPI within one
+    state; the phone within one city; the street address with its ZIP code and state. A chain's
+    shared call-centre number in another city does not merge two locations either."""
+    state = record["state"]
+    address = normalise.address_key(record["street"], record["postal_code"])
     return {
-        "npi": record.get("npi"),
-        "phone_key": phone_key,
-        "address_key": normalise.address_key(record.get("street"), record.get("postal_code")),
+        "source_key": "|".join((record["source_id"], state, normalise.site_host(record["website"] or ""))),
+        "npi_key": f"{record['npi']}|{state}" if record["npi"] else None,
+        "phone_key": "|".join((record["phone"], state, (record["city"] or "").lower())) if record["phone"] else None,
+        "address_key": f"{address}|{state}" if address else None,
     }
 
 
-def merge_group(records):
+def merge_group(records, clinic_id=None):
     """One `clinics` row (without coordinates) from the records of one location, best source
-    first. Returns (row, insurer links)."""
+    first; its id is `clinic_id`, or the best record's source id. Returns (row, insurer links)."""
     records = sorted(records, key=lambda r: SOURCE_RANK.get(r["fetched_by"], 9))
-    first = records[0]
-    row = {"id": first["source_id"]}
+    row = {"id": clinic_id or records[0]["source_id"]}
     conflicts = []
     for key in ("name", "street", "city", "state", "postal_code", "phone", "website", "npi",
                 "latitude", "longitude", *PRICE_FIELDS, *FLAG_FIELDS, "notes"):
@@ -201,7 +138,7 @@ def merge_group(records):
     for key in ARRAY_FIELDS:
         row[key] = list(dict.fromkeys(v for r in records for v in r[key]))
     row["unmapped_insurers"] = sorted({n for r in records for n in r["unmapped"].get("insurers", [])})
-    row["reported_closed"] = int(any(r.get("reported_closed") for r in records))
+    row["reported_closed"] = int(any(r["reported_closed"] for r in records))
     row["sources"] = list(dict.fromkeys(u for r in records for u in r["sources"]))
     row["source_ids"] = [r["source_id"] for r in records]
     dates = sorted(r["retrieved_at"] for r in records if r.get("retrieved_at"))
@@ -210,7 +147,8 @@ def merge_group(records):
     links = insurer_links(row, records, conflicts)
     row["insurers"] = [vocab.insurers().name(i) for i in links]
     row["conflicts"] = conflicts
-    row["needs_review"] = int(bool(conflicts) or any(r.get("needs_review") for r in records))
+    row["needs_review"] = int(bool(conflicts) or any(r["needs_review"] for r in records))
+    row["review_reasons"] = list(dict.fromkeys(reason for r in records for reason in r["review_reasons"]))
     return row, list(links.values())
 
 
@@ -257,20 +195,3 @@ def _comparable(key, value):
     if key == "street":
         return normalise.address_key(value, "0") or value.lower()
     return str(value).lower() if isinstance(value, str) else value
-
-
-def read_jsonl(path, report):
-    """Yield (line number, object) for each JSON-object line; report the others."""
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                report.problem(f"{path.name}:{number}", f"dropped: not JSON ({error.msg})", "malformed_json")
-                continue
-            if not isinstance(value, dict):
-                report.problem(f"{path.name}:{number}", "dropped: not a JSON object", "malformed_json")
-                continue
-            yield number, value

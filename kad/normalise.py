@@ -8,7 +8,7 @@ field or the whole record, and count it.
 import functools
 import html
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import phonenumbers
 import us
@@ -16,6 +16,9 @@ import usaddress
 import zipcodes
 
 _SPACE = re.compile(r"\s+")
+# NUL, and the bidirectional controls that can make text display in another order than it is
+# read (LRM/RLM, embeddings and overrides, isolates): a name written with U+202E shows reversed.
+_INVISIBLE = re.compile("[\u0000\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 JURISDICTIONS = {s.abbr: s for s in [*us.states.STATES, us.states.DC]}
 
@@ -25,10 +28,17 @@ URL_FIELDS = frozenset({"website", "sources", "url", "final_url", "source_url"})
 
 
 def clean_text(value, entities=True):
-    """Collapse whitespace and (unless entities=False) HTML entities; '' and None become None."""
+    """Collapse whitespace, remove NULs and bidirectional controls and decode HTML entities (in
+    that order, so '&#x202E;' is removed too); '' and None become None. With entities=False the
+    text is an address: nothing is decoded, and a NUL or bidirectional control is
+    percent-encoded rather than removed, which is how a browser would send it anyway, so the
+    address still names the same page."""
     if value is None:
         return None
-    text = html.unescape(str(value)) if entities else str(value)
+    if entities:
+        text = _INVISIBLE.sub("", html.unescape(str(value)))
+    else:
+        text = _INVISIBLE.sub(lambda m: quote(m.group(0)), str(value))
     text = _SPACE.sub(" ", text).strip()
     return text or None
 
@@ -76,8 +86,20 @@ def website(value):
 
 def is_web_address(url):
     """An absolute http(s) address with a host: what a `sources` entry must be."""
-    parts = urlsplit(url) if isinstance(url, str) else None
-    return bool(parts and parts.scheme in ("http", "https") and parts.hostname)
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        return bool(parts and parts.scheme in ("http", "https") and parts.hostname)
+    except ValueError:  # "http://[::1": an unbalanced IPv6 bracket
+        return False
+
+
+def site_host(url):
+    """The host of an address without 'www.', lower case: 'https://WWW.Example.com/a' -> 'example.com'."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
 
 
 def postal_code(value):
@@ -148,5 +170,5 @@ def address_key(street, zip5):
 
 def slug(*parts):
     """'Ketamine Clinic of Austin', 'Austin' -> 'ketamine-clinic-of-austin-austin'."""
-    text = " ".join(p for p in parts if p)
+    text = " ".join(p for p in parts if isinstance(p, str) and p)
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from bench import builds, load, pages, run, synthetic
-from kad import DATA, clinics
+from kad import DATA, clinics, records
 
 SIZE = 200
 
@@ -24,7 +24,7 @@ def test_every_generated_record_says_it_is_synthetic():
 
 
 def test_every_generated_record_passes_the_build_checks_unchanged():
-    report = clinics.Report()
+    report = records.Report()
     for number, record in enumerate(synthetic.records(SIZE, seed=1)):
         assert clinics.clean_record(record, f"synthetic:{number}", report) is not None
     assert report.problems == []

@@ -194,7 +194,7 @@ def test_good_rows_survive_bad_lines(bad_build):
     (2, "dropped: not JSON"),
     (3, "dropped: no name"),
     (4, "dropped: no state"),
-    (5, "dropped: not a US state or DC"),
+    (5, "dropped: state: not a US state or DC"),
     (6, "website emptied: only http and https links are allowed"),
     (7, "postal_code emptied: ZIP code does not exist"),
     (8, "coordinates emptied: not in the US"),
@@ -204,7 +204,7 @@ def test_bad_input_is_reported_with_file_and_line(bad_build, line, message):
 
 
 def test_drops_are_counted_by_reason(bad_build):
-    assert bad_build.report.dropped == {"malformed_json": 1, "missing_name": 1, "missing_state": 1, "bad_state": 1}
+    assert bad_build.report.dropped == {"malformed_json": 1, "missing_name": 1, "missing_state": 1, "invalid_state": 1}
 
 
 def test_problems_are_kept_in_build_info(bad_build):
@@ -259,9 +259,10 @@ def test_first_seen_is_carried_from_the_previous_build(tmp_path):
 
 def test_seed_record_keeps_its_sources_and_flags_inferred_facts():
     from kad.clinics import seed_record
+    from kad.records import Report
     record = seed_record({"name": "Synthetic Seed", "city": "Austin", "state": "TX",
                           "source_urls": ["https://synthetic.example/"], "insurance": {},
-                          "prices_usd": {}, "notes": "State inferred from the city name."})
+                          "prices_usd": {}, "notes": "State inferred from the city name."}, "seed:1", Report())
     assert (record["sources"], record["needs_review"]) == (["https://synthetic.example/"], True)
 
 

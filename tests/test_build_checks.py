@@ -166,9 +166,9 @@ def test_bill_status_outside_the_vocabulary_is_unknown(run):
 
 def test_bad_bill_lines_reported_with_file_and_line(run):
     assert sorted(p for p in run.report.problems if p.startswith("openstates.jsonl:")) == [
-        "openstates.jsonl:3: status 'signed' is not in the vocabulary: set to unknown",
+        "openstates.jsonl:3: status set to 'unknown': not in the vocabulary: 'signed'",
         "openstates.jsonl:4: dropped: not JSON (Expecting property name enclosed in double quotes)",
-        "openstates.jsonl:5: dropped: not a US state or DC: 'PR'"]
+        "openstates.jsonl:5: dropped: state: not a US state or DC: 'PR'"]
 
 
 def test_bill_sources_recorded(run):
@@ -215,7 +215,8 @@ def test_unchanged_source_leaves_the_clinic_alone(run):
 def test_bad_source_check_lines_reported(run):
     assert [p for p in run.report.problems if p.startswith("source_check.jsonl:")] == [
         "source_check.jsonl:4: dropped: not JSON (Expecting value)",
-        "source_check.jsonl:5: dropped: url is not an http(s) address"]
+        "source_check.jsonl:5: final_url emptied: not an http(s) address: 'ftp://synthetic.example.com/'",
+        "source_check.jsonl:5: dropped: url: not an http(s) address: 'ftp://synthetic.example.com/'"]
 
 
 # -- policy page checks --------------------------------------------------------------------------
@@ -236,8 +237,8 @@ def test_policy_check_of_an_unknown_row_reported(run):
 
 
 def test_policy_check_with_an_unknown_field_reported(run):
-    assert "insurer_policy.jsonl:3: dropped: differs must list fields of policy_id, title, effective_date, " \
-           "last_reviewed" in run.report.problems
+    assert "insurer_policy.jsonl:3: dropped: differs: left out fields that are not compared: ['colour']" \
+        in run.report.problems
 
 
 # -- the build as a whole -----------------------------------------------------------------------

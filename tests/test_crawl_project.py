@@ -36,7 +36,7 @@ def test_user_agent_names_the_project_and_a_contact(monkeypatch):
 def test_pipeline_order(monkeypatch):
     pipelines = settings(monkeypatch).getdict("ITEM_PIPELINES")
     assert [p.rsplit(".", 1)[1] for p in sorted(pipelines, key=pipelines.get)] == [
-        "CleanPipeline", "NormalisePipeline", "VocabularyPipeline", "ValidatePipeline", "RecordPipeline"]
+        "RecordPipeline", "VocabularyPipeline"]
 
 
 def test_feeds_go_through_the_guard(monkeypatch):

@@ -156,4 +156,4 @@ def test_stats(crawl, key, value):
 
 
 def test_only_the_record_pipeline_ran(crawl):
-    assert "crawlers.pipelines.records.RecordPipeline" in crawl["log"] and "CleanPipeline" not in crawl["log"]
+    assert "crawlers.pipelines.records.RecordPipeline" in crawl["log"] and "VocabularyPipeline" not in crawl["log"]

@@ -1,5 +1,6 @@
-"""Which pipelines a spider gets (by the kind of record it yields), and the record pipeline that
-source checks, bills and policy-page checks pass through, each path with the stat it counts."""
+"""Which pipelines a spider gets (by the kind of record it yields), and the record pipeline on
+source checks, bills and policy-page checks, each path with the stat it counts (the clinic paths
+are in test_pipelines.py)."""
 
 import pytest
 from scrapy import Spider
@@ -10,7 +11,7 @@ from scrapy.utils.test import get_crawler
 
 from crawlers.items import BILL, BILL_FIELDS, NETWORK, NPI, POLICY_PAGE, SOURCE_CHECK, new_record
 from crawlers.pipelines.records import RecordPipeline
-from crawlers.pipelines.validate import ValidatePipeline
+from crawlers.pipelines.vocabulary import VocabularyPipeline
 from crawlers.spiders.insurer_policy import InsurerPolicySpider
 from crawlers.spiders.nppes import NppesSpider
 from crawlers.spiders.openstates import OpenStatesSpider
@@ -45,19 +46,18 @@ def test_other_kinds_get_only_the_record_pipeline(spidercls, monkeypatch):
     assert loaded_pipelines(spidercls, monkeypatch) == ["RecordPipeline"]
 
 
-def test_clinic_spiders_keep_the_clinic_pipelines(monkeypatch):
-    assert loaded_pipelines(NppesSpider, monkeypatch) == [
-        "CleanPipeline", "NormalisePipeline", "VocabularyPipeline", "ValidatePipeline"]
+def test_clinic_spiders_get_the_vocabulary_pipeline_too(monkeypatch):
+    assert loaded_pipelines(NppesSpider, monkeypatch) == ["RecordPipeline", "VocabularyPipeline"]
 
 
-def test_clinic_pipeline_refuses_another_kind():
+def test_vocabulary_pipeline_refuses_another_kind():
     with pytest.raises(NotConfigured):
-        ValidatePipeline.from_crawler(get_crawler(kind_spider(BILL)))
+        VocabularyPipeline.from_crawler(get_crawler(kind_spider(BILL)))
 
 
-def test_record_pipeline_refuses_clinics():
+def test_record_pipeline_refuses_an_unknown_kind():
     with pytest.raises(NotConfigured):
-        RecordPipeline.from_crawler(get_crawler())
+        RecordPipeline.from_crawler(get_crawler(kind_spider("synthetic_kind")))
 
 
 # --- the record pipeline -----------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_bad_source_removed_and_counted():
     records, crawler = pipeline(SOURCE_CHECK)
     item = records.process_item(new_record(SOURCE_CHECK, url="https://synthetic.example.com/",
                                            sources=["javascript:alert(1)", "https://synthetic.example.com/"]))
-    assert (item["sources"], stat(crawler, "pipeline/cleaned/source_invalid")) == (["https://synthetic.example.com/"], 1)
+    assert (item["sources"], stat(crawler, "pipeline/cleaned/sources_invalid")) == (["https://synthetic.example.com/"], 1)
 
 
 def test_addresses_kept_exactly():

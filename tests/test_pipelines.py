@@ -1,16 +1,14 @@
-"""The item pipelines, each path with the stat it counts."""
+"""The clinic pipelines (records, then vocabulary), each path with the stat it counts."""
 
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from crawlers.items import CLINIC_FIELDS, new_clinic
-from crawlers.pipelines.clean import CleanPipeline
-from crawlers.pipelines.normalise import NormalisePipeline
-from crawlers.pipelines.validate import ValidatePipeline
+from crawlers.pipelines.records import RecordPipeline
 from crawlers.pipelines.vocabulary import VocabularyPipeline
 
-PIPELINES = (CleanPipeline, NormalisePipeline, VocabularyPipeline, ValidatePipeline)
+PIPELINES = (RecordPipeline, VocabularyPipeline)
 
 
 @pytest.fixture
@@ -32,105 +30,111 @@ def through(cls, crawler, item):
     return cls.from_crawler(crawler).process_item(item)
 
 
-# --- clean ---------------------------------------------------------------------------------
+# --- text and keys -------------------------------------------------------------------------
 
 def test_clean_whitespace_and_entities(crawler):
-    item = through(CleanPipeline, crawler, record(name="  Synthetic\n Test &amp; Clinic "))
+    item = through(RecordPipeline, crawler, record(name="  Synthetic\n Test &amp; Clinic "))
     assert (item["name"], stat(crawler, "pipeline/cleaned/name")) == ("Synthetic Test & Clinic", 1)
 
 
 def test_clean_empty_string_to_null(crawler):
-    assert through(CleanPipeline, crawler, record(street="   "))["street"] is None
+    assert through(RecordPipeline, crawler, record(street="   "))["street"] is None
 
 
 def test_clean_lists_deduplicated(crawler):
-    item = through(CleanPipeline, crawler, record(insurers=["Aetna", " Aetna ", "", None, "Cigna"]))
+    item = through(RecordPipeline, crawler, record(insurers=["Aetna", " Aetna ", "", None, "Cigna"]))
     assert (item["insurers"], stat(crawler, "pipeline/cleaned/insurers")) == (["Aetna", "Cigna"], 1)
 
 
-def test_clean_fills_missing_keys(crawler):
-    item = through(CleanPipeline, crawler, {"name": "Synthetic Partial", "state": "TX"})
-    assert (list(item)[:2], set(item) == set(CLINIC_FIELDS), item["unmapped"]) == (
-        ["name", "state"], True, {"treatments": [], "conditions": [], "insurers": []})
+PARTIAL = {"state": "TX", "name": "Synthetic Partial", "source_id": "site:synthetic-partial",
+           "sources": ["https://synthetic-test.example.com/"]}
+
+
+def test_clean_fills_missing_keys_in_order(crawler):
+    item = through(RecordPipeline, crawler, dict(PARTIAL))
+    assert (list(item), item["unmapped"], item["insurers"]) == (list(CLINIC_FIELDS), {}, [])
 
 
 def test_clean_counts_missing_keys(crawler):
-    through(CleanPipeline, crawler, {"name": "Synthetic Partial"})
-    assert stat(crawler, "pipeline/cleaned/missing_key") == len(CLINIC_FIELDS) - 1
+    through(RecordPipeline, crawler, dict(PARTIAL))
+    assert stat(crawler, "pipeline/cleaned/missing_key") == len(CLINIC_FIELDS) - len(PARTIAL)
 
 
 def test_clean_leaves_numbers(crawler):
-    assert through(CleanPipeline, crawler, record(price_initial_usd=450))["price_initial_usd"] == 450
+    assert through(RecordPipeline, crawler, record(price_initial_usd=450))["price_initial_usd"] == 450
 
 
-# --- normalise -----------------------------------------------------------------------------
+# --- normalised fields ---------------------------------------------------------------------
 
 def test_state_name_to_code(crawler):
-    item = through(NormalisePipeline, crawler, record(state="Texas"))
+    item = through(RecordPipeline, crawler, record(state="Texas"))
     assert (item["state"], stat(crawler, "pipeline/cleaned/state")) == ("TX", 1)
 
 
 def test_bad_state_drops(crawler):
     with pytest.raises(DropItem, match="invalid_state"):
-        through(NormalisePipeline, crawler, record(state="Ontario"))
+        through(RecordPipeline, crawler, record(state="Ontario"))
     assert stat(crawler, "pipeline/dropped/invalid_state") == 1
 
 
 def test_territory_is_not_a_state(crawler):
     with pytest.raises(DropItem):
-        through(NormalisePipeline, crawler, record(state="PR"))
-
-
-def test_missing_state_left_to_validate(crawler):
-    assert through(NormalisePipeline, crawler, record(state=None))["state"] is None
+        through(RecordPipeline, crawler, record(state="PR"))
 
 
 def test_phone_formatted(crawler):
-    item = through(NormalisePipeline, crawler, record(phone="+1-512-555-0142"))
+    item = through(RecordPipeline, crawler, record(phone="+1-512-555-0142"))
     assert (item["phone"], stat(crawler, "pipeline/cleaned/phone")) == ("(512) 555-0142", 1)
 
 
 def test_bad_phone_nulled_and_counted(crawler):
-    item = through(NormalisePipeline, crawler, record(phone="555-01"))
+    item = through(RecordPipeline, crawler, record(phone="555-01"))
     assert (item["phone"], stat(crawler, "pipeline/cleaned/phone_invalid")) == (None, 1)
 
 
 def test_website_gains_scheme(crawler):
-    assert through(NormalisePipeline, crawler, record(website="synthetic.example.com"))["website"] == \
+    assert through(RecordPipeline, crawler, record(website="synthetic.example.com"))["website"] == \
         "https://synthetic.example.com/"
 
 
 def test_bad_website_nulled_and_counted(crawler):
-    item = through(NormalisePipeline, crawler, record(website="ftp://synthetic.example.com/"))
+    item = through(RecordPipeline, crawler, record(website="ftp://synthetic.example.com/"))
     assert (item["website"], stat(crawler, "pipeline/cleaned/website_invalid")) == (None, 1)
 
 
 def test_zip_plus_four(crawler):
-    assert through(NormalisePipeline, crawler, record(postal_code="787014042"))["postal_code"] == "78701"
+    assert through(RecordPipeline, crawler, record(postal_code="787014042"))["postal_code"] == "78701"
 
 
 def test_bad_zip_nulled_and_counted(crawler):
-    item = through(NormalisePipeline, crawler, record(postal_code="7870"))
+    item = through(RecordPipeline, crawler, record(postal_code="7870"))
     assert (item["postal_code"], stat(crawler, "pipeline/cleaned/postal_code_invalid")) == (None, 1)
 
 
-def test_zip_of_another_state_nulled(crawler):
-    item = through(NormalisePipeline, crawler, record(postal_code="80202"))
-    assert (item["postal_code"], stat(crawler, "pipeline/cleaned/postal_code_other_state")) == (None, 1)
+def test_zip_of_another_state_nulled_and_flagged(crawler):
+    item = through(RecordPipeline, crawler, record(postal_code="80202"))
+    assert (item["postal_code"], item["needs_review"], stat(crawler, "pipeline/cleaned/postal_code_other_state")) == (
+        None, True, 1)
+
+
+def test_zip_of_another_state_gives_a_reason_that_keeps_it(crawler):
+    item = through(RecordPipeline, crawler, record(postal_code="80202"))
+    assert item["review_reasons"] == ["The ZIP code 80202 given by https://synthetic-test.example.com/ is in CO, not "
+                                      "TX: left out (the clinic is placed by its city in TX, where that is known)."]
 
 
 def test_npi_kept(crawler):
-    assert through(NormalisePipeline, crawler, record(npi="1234567893"))["npi"] == "1234567893"
+    assert through(RecordPipeline, crawler, record(npi="1234567893"))["npi"] == "1234567893"
 
 
 def test_bad_npi_nulled_and_counted(crawler):
-    item = through(NormalisePipeline, crawler, record(npi="1234567890"))
+    item = through(RecordPipeline, crawler, record(npi="1234567890"))
     assert (item["npi"], stat(crawler, "pipeline/cleaned/npi_invalid")) == (None, 1)
 
 
 def test_bad_source_dropped_from_sources(crawler):
-    item = through(NormalisePipeline, crawler, record(sources=["javascript:void(0)", "https://synthetic.example.com/a"]))
-    assert (item["sources"], stat(crawler, "pipeline/cleaned/source_invalid")) == (
+    item = through(RecordPipeline, crawler, record(sources=["javascript:void(0)", "https://synthetic.example.com/a"]))
+    assert (item["sources"], stat(crawler, "pipeline/cleaned/sources_invalid")) == (
         ["https://synthetic.example.com/a"], 1)
 
 
@@ -165,7 +169,7 @@ def test_existing_unmapped_names_kept(crawler):
     assert through(VocabularyPipeline, crawler, item)["unmapped"]["insurers"] == ["Synthetic Co-op"]
 
 
-# --- validate ------------------------------------------------------------------------------
+# --- identity, coordinates, enumerations, numbers ------------------------------------------
 
 @pytest.mark.parametrize("field, reason", [
     ("name", "missing_name"), ("state", "missing_state"), ("source_id", "missing_source_id"),
@@ -173,7 +177,7 @@ def test_existing_unmapped_names_kept(crawler):
 ])
 def test_required_fields(crawler, field, reason):
     with pytest.raises(DropItem, match=reason):
-        through(ValidatePipeline, crawler, record(**{field: [] if field == "sources" else None}))
+        through(RecordPipeline, crawler, record(**{field: [] if field == "sources" else None}))
     assert stat(crawler, f"pipeline/dropped/{reason}") == 1
 
 
@@ -185,7 +189,7 @@ def test_required_fields(crawler, field, reason):
     (38.9072, -77.0369),  # Washington DC
 ])
 def test_us_coordinates_kept(crawler, latitude, longitude):
-    item = through(ValidatePipeline, crawler, record(latitude=str(latitude), longitude=longitude))
+    item = through(RecordPipeline, crawler, record(latitude=str(latitude), longitude=longitude))
     assert (item["latitude"], item["longitude"]) == (latitude, longitude)
 
 
@@ -195,29 +199,29 @@ def test_us_coordinates_kept(crawler, latitude, longitude):
     (0, 0),
 ])
 def test_foreign_coordinates_nulled(crawler, latitude, longitude):
-    item = through(ValidatePipeline, crawler, record(latitude=latitude, longitude=longitude))
+    item = through(RecordPipeline, crawler, record(latitude=latitude, longitude=longitude))
     assert (item["latitude"], item["longitude"], stat(crawler, "pipeline/cleaned/coordinates_outside_us")) == (
         None, None, 1)
 
 
 def test_half_coordinates_nulled(crawler):
-    item = through(ValidatePipeline, crawler, record(latitude=30.2, longitude="east"))
+    item = through(RecordPipeline, crawler, record(latitude=30.2, longitude="east"))
     assert (item["latitude"], stat(crawler, "pipeline/cleaned/coordinates_invalid")) == (None, 1)
 
 
 def test_unknown_status_reset(crawler):
-    item = through(ValidatePipeline, crawler, record(spravato_insurance="maybe"))
+    item = through(RecordPipeline, crawler, record(spravato_insurance="maybe"))
     assert (item["spravato_insurance"], stat(crawler, "pipeline/cleaned/spravato_insurance_invalid")) == (
         "unknown", 1)
 
 
 def test_bad_price_nulled(crawler):
-    item = through(ValidatePipeline, crawler, record(price_initial_usd="call us", price_series_usd="2400"))
+    item = through(RecordPipeline, crawler, record(price_initial_usd="call us", price_series_usd="2400"))
     assert (item["price_initial_usd"], item["price_series_usd"]) == (None, 2400)
 
 
 def test_bad_series_count_nulled(crawler):
-    assert through(ValidatePipeline, crawler, record(series_count=0))["series_count"] is None
+    assert through(RecordPipeline, crawler, record(series_count=0))["series_count"] is None
 
 
 # --- the whole chain -----------------------------------------------------------------------
@@ -247,11 +251,9 @@ def test_chain_keeps_key_order(crawler):
     assert list(run_all(crawler, record())) == list(CLINIC_FIELDS)
 
 
-def test_clean_keeps_entities_in_addresses():
-    from crawlers.pipelines.clean import CleanPipeline
-    from scrapy.utils.test import get_crawler
-    pipeline = CleanPipeline.from_crawler(get_crawler())
-    item = pipeline.process_item({"name": "Synthetic &amp; Co", "website": "https://synthetic.example/?a=1&copy=2",
-                                  "sources": ["https://synthetic.example/?x=1&reg=2"]})
+def test_clean_keeps_entities_in_addresses(crawler):
+    item = through(RecordPipeline, crawler, record(
+        name="Synthetic &amp; Co", website="https://synthetic.example/?a=1&copy=2",
+        sources=["https://synthetic.example/?x=1&reg=2"]))
     assert (item["name"], item["website"], item["sources"]) == \
         ("Synthetic & Co", "https://synthetic.example/?a=1&copy=2", ["https://synthetic.example/?x=1&reg=2"])

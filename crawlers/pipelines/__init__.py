@@ -1,15 +1,14 @@
-"""Item pipelines, one concern each, in the order of ITEM_PIPELINES:
-clean (strings) -> normalise (state, phone, website, ZIP, NPI) -> vocabulary (free text to ids)
--> validate (required fields, coordinates) for clinic records, and records (keys, strings,
-required fields, sources) for the other kinds. Each counts what it changes or drops in the crawl
+"""Item pipelines, in the order of ITEM_PIPELINES: records (kad.records, the validation layer
+the build uses too: keys, types, text, normalised codes, identity), then, for clinic records,
+vocabulary (free text to vocabulary ids). Each counts what it changes or drops in the crawl
 stats: ``pipeline/cleaned/<what>``, ``pipeline/dropped/<reason>``, ``vocab/...``.
 
 A pipeline names the kinds of record it is for (``kinds``); for a spider that yields another kind
-(``item_kind``, see crawlers/items.py) it is not loaded at all, so a bill never meets the clinic
-checks and a clinic never meets the bill checks.
+(``item_kind``, see crawlers/items.py) it is not loaded at all, so a bill never meets the
+vocabulary pipeline.
 """
 
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import NotConfigured
 
 from crawlers.items import CLINIC, item_kind
 
@@ -35,8 +34,11 @@ class StatsPipeline:
     def cleaned(self, what):
         self.count(f"pipeline/cleaned/{what}")
 
-    def drop(self, reason, item, detail=""):
-        """Count the reason and drop the item (DropItem is logged by Scrapy)."""
-        self.count(f"pipeline/dropped/{reason}")
-        label = next((item.get(key) for key in ("source_id", "name", "url", "id") if item.get(key)), "record")
-        raise DropItem(f"{reason}: {label}{' (' + detail + ')' if detail else ''}")
+    @staticmethod
+    def label(item):
+        """What names the item in a log line: its source id, name, address or id."""
+        if isinstance(item, dict):
+            for key in ("source_id", "name", "url", "id"):
+                if isinstance(item.get(key), str) and item[key].strip():
+                    return item[key]
+        return "record"
