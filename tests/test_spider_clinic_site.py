@@ -32,7 +32,13 @@ list_items = crawl_home("list_home")
 microdata_items = crawl_home("microdata_home")
 plain_items = crawl_home("plain_home")
 empty_items = crawl_home("empty")
-ALL_ITEMS = austin_items + graph_items + list_items + microdata_items + plain_items + empty_items
+titled_items = crawl_home("titled_home")
+footer_items = crawl_home("footer_home")
+CHAIN = "https://synthetic-chain.example.com/"
+chain_items, _ = crawl_offline(ClinicSiteSpider(start_urls=CHAIN), {
+    CHAIN: "clinic_site/chain_home.html", CHAIN + "locations/dallas/": "clinic_site/chain_dallas.html"})
+ALL_ITEMS = (austin_items + graph_items + list_items + microdata_items + plain_items + empty_items + titled_items
+             + footer_items + chain_items)
 
 
 # --- the Austin site: JSON-LD home page, insurance, pricing, contact and FAQ pages ---------
@@ -278,6 +284,30 @@ def test_plain_not_covered():
 
 def test_plain_no_coordinates():
     assert (plain_items[0]["latitude"], plain_items[0]["longitude"]) == (None, None)
+
+
+# --- a site named only in its title, or in its footer -----------------------------------------
+
+def test_name_from_the_title():
+    assert titled_items[0]["name"] == "Synthetic Titled Clinic"
+
+
+def test_name_from_the_footer():
+    assert footer_items[0]["name"] == "Synthetic Footer Clinic, PLLC"
+
+
+# --- a location page without structured data beside a home page with it ----------------------
+
+def test_chain_one_item_per_location_page():
+    assert [item["city"] for item in chain_items] == ["Austin", "Dallas"]
+
+
+def test_chain_location_page_street():
+    assert chain_items[1]["street"] == "9 Synthetic Loop"
+
+
+def test_chain_location_page_named_by_the_site():
+    assert chain_items[1]["name"] == "Synthetic Chain Ketamine"
 
 
 # --- a page with nothing on it: an empty record (the validate pipeline drops it) ----------

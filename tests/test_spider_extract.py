@@ -1,4 +1,4 @@
-"""The shared extraction helpers of crawlers/extract.py, on small pieces of HTML."""
+"""The shared extraction helpers of crawlers/extract/, on small pieces of HTML."""
 
 import pytest
 from scrapy.http import HtmlResponse

@@ -7,11 +7,14 @@ suggests contact, locations, insurance, prices, FAQ, services or conditions. It 
 link or a redirect to another site (and ``allowed_domains`` holds only the start hosts).
 
 What it reads: schema.org JSON-LD and microdata (clinic types, ``@graph``, lists, locations
-nested under an organisation) for name, address, phone, coordinates; the page text for
-insurers named in insurance sentences or lists, insurance status per treatment, Medicare /
-Medicaid / TRICARE / VA Community Care, financing, labelled prices, conditions, treatments,
-clinician types, Spravato REMS certification, and a phone number and postal address when
-there is no structured data (``crawlers/extract.py``).
+nested under an organisation, every address of a node with several) for name, address, phone,
+coordinates; the site's name from og:site_name, its title or its footer when structured data
+gives none; the page text, statement by statement (a denial, a hedge or an open question adds
+nothing), for insurers named in insurance sentences or lists, insurance status per treatment
+(self-pay wording is "not covered"), Medicare / Medicaid / TRICARE / VA Community Care,
+financing, labelled prices, conditions, treatments, clinician types, Spravato REMS
+certification, and a phone number and postal address when there is no structured data, or on
+a location page without it (``crawlers/extract/``).
 
 What it yields: one record per clinic location per site (several when the structured data
 lists several locations), after the site's last page has arrived or failed; ``sources`` lists
@@ -43,6 +46,10 @@ SEED_FILE = CURATED / "clinics_seed.jsonl"
 DEFAULT_MAX_PAGES = 8
 REDIRECTS = [301, 302, 303, 307, 308]
 MAX_REDIRECTS = 5
+
+
+def _place(street, city, state, zip5):
+    return Place(street=street, city=city, state=state, postal_code=zip5)
 
 
 @dataclass
@@ -256,11 +263,15 @@ class ClinicSiteSpider(scrapy.Spider):
             )
 
     def locations(self, pages):
-        """Structured-data locations; else addresses written in the text; else one place
-        without an address (the organisation). The same address seen twice is one place."""
+        """Structured-data locations, and the first address written on each location page that
+        has no structured data (/locations/dallas: one page, one place); without structured
+        data, every address written in the text; else one place without an address (the
+        organisation). The same address seen twice is one place."""
         structured = [place for page in pages for place in page.locations]
-        written = [Place(street=street, city=city, state=state, postal_code=zip5)
-                   for page in pages for street, city, state, zip5 in page.addresses]
+        if structured:
+            structured += [_place(*page.addresses[0]) for page in pages
+                           if page.location_page and not page.locations and page.addresses]
+        written = [_place(*address) for page in pages for address in page.addresses]
         for kind, found in (("structured_data", structured), ("text", written)):
             places = {}
             for place in found:
