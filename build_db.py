@@ -3,9 +3,10 @@
 
 Idempotent and atomic: the database is built into a temporary file beside the old one, checked,
 and only then renamed over it; a failed or interrupted build leaves the previous database as it
-was. Bad input lines are reported with file and line and left out (kad/records.py); they never
-stop the build. Works offline by default (ZIP/city centroids); `--geocoder nominatim` adds street
-positions.
+was, and removes its temporary files, on SIGINT and SIGTERM too (the next build removes those of
+a build that was killed outright: kad/tempfiles.py). Bad input lines are reported with file and
+line and left out (kad/records.py); they never stop the build. Works offline by default (ZIP/city
+centroids); `--geocoder nominatim` adds street positions.
 
     python build_db.py [--db data/ketamine.db] [--geocoder nominatim]
 """
@@ -15,9 +16,9 @@ import hashlib
 import itertools
 import json
 import os
+import signal
 import sqlite3
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ import sqlite_utils
 import yaml
 from tqdm import tqdm
 
-from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, network, normalise, prices, records
+from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, network, normalise, prices, records, tempfiles
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -83,24 +84,25 @@ class Build:
         self.say(f"    done in {time.perf_counter() - started:.1f}s")
 
     def run(self):
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=".ketamine-", suffix=".db.tmp", dir=self.db_path.parent)
-        os.close(handle)
-        temp_path = Path(temp_name)
-        try:
-            with tempfile.TemporaryDirectory() as staging_dir:
-                db = sqlite_utils.Database(temp_path)
-                db.conn.execute("PRAGMA journal_mode = OFF")
-                db.conn.execute("PRAGMA synchronous = OFF")
-                staging = sqlite_utils.Database(Path(staging_dir) / "staging.db")
+        folder = self.db_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in tempfiles.remove_stale(folder):
+            self.report.problem(name, "removed: left by an earlier build that was killed")
+        with tempfiles.stop_on_signals(), tempfiles.locked_temp_file(folder) as temp_path, \
+                tempfiles.locked_temp_file(folder, "-staging") as staging_path:
+            db = sqlite_utils.Database(temp_path)
+            staging = sqlite_utils.Database(staging_path)
+            for connection in (db.conn, staging.conn):
+                connection.execute("PRAGMA journal_mode = OFF")
+                connection.execute("PRAGMA synchronous = OFF")
+            try:
                 self.build(db, staging)
+                with self.step("Checking the new database"):
+                    self.check(db)
+            finally:
                 staging.close()
-            with self.step("Checking the new database"):
-                self.check(db)
-            db.close()
+                db.close()
             os.replace(temp_path, self.db_path)
-        finally:
-            temp_path.unlink(missing_ok=True)
         self.summary()
 
     def build(self, db, staging):
@@ -393,6 +395,11 @@ def main(argv=None):
     except BuildError as error:
         print(f"build failed: {error}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, tempfiles.Interrupted) as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"build stopped by {signal.Signals(signum).name}: the old database is kept, the new one's "
+              "temporary files are removed", file=sys.stderr)
+        return 128 + signum
     return 0
 
 
