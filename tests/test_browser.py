@@ -4,8 +4,9 @@ by Playwright, against Datasette started as `make serve` starts it, on a synthet
 tiles are the only third-party request the pages make, and they are refused here).
 
 Scenarios: search by ZIP with an insurer filter (with and without JavaScript), open a clinic,
-open a state page, produce a checklist (and its print layout), and an axe-core scan of each page
-at phone and desktop widths."""
+open a state page, produce a checklist (and its print layout), an axe-core scan of each page
+at phone and desktop widths, and no Content-Security-Policy violation on any patient page or
+Datasette's clinics table (with their maps drawn)."""
 
 import subprocess
 import time
@@ -273,6 +274,38 @@ def test_skip_link_moves_focus_to_the_content(tab):
     expect(skip).to_be_visible()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+# -- content security policy ----------------------------------------------------------------------
+
+CSP_PAGES = ["/", "/?zip=78701&insurer=aetna", "/?state=TX", "/clinic/site/synthetic-a?insurer=aetna", "/states",
+             "/state/TX", "/checklist", CHECKLIST, "/clinic/site/no-such-clinic", "/ketamine", "/ketamine/clinics",
+             "/ketamine/clinics/site~3Asynthetic-a", "/ketamine?sql=select+name+from+clinics"]
+# Every violation the page reports, from the DOM event and from the console (which also has those
+# of the page's own first load).
+WATCH_CSP = ("window.kadViolations = [];"
+             "document.addEventListener('securitypolicyviolation', e => window.kadViolations.push("
+             "e.violatedDirective + ' ' + e.blockedURI));")
+
+
+@pytest.mark.parametrize("path", CSP_PAGES)
+def test_pages_and_maps_satisfy_the_content_security_policy(browser, base_url, path):
+    tab = Tab(browser, base_url)
+    console = []
+    tab.page.on("console", lambda message: "Content Security Policy" in message.text and console.append(message.text))
+    tab.page.add_init_script(WATCH_CSP)
+    try:
+        response = tab.page.goto(base_url + path)
+        tab.page.wait_for_load_state("networkidle")
+        if tab.page.locator("#kad-map").count():
+            tab.page.wait_for_selector("#kad-map[data-ready]")
+        if path == "/ketamine/clinics":  # datasette-cluster-map: Leaflet, marker clusters, tiles
+            tab.page.wait_for_selector(".leaflet-container .leaflet-marker-icon")
+        violations = tab.page.evaluate("window.kadViolations") + console
+        assert (bool(response.headers.get("content-security-policy")), violations) == (True, [])
+        assert {host.split(".", 1)[-1] if host.endswith("." + TILE_HOST) else host for host in tab.blocked} <= {TILE_HOST}
+    finally:
+        tab.context.close()
 
 
 # -- accessibility -----------------------------------------------------------------------------
