@@ -13,11 +13,12 @@ insurer_policy spiders wrote to data/feeds/, loaded beside the curated rows they
 * ``insurer_policy.jsonl`` becomes ``policy_page_checks`` (what each policy page states); an
   insurer_policies row whose page states another number, title or date is flagged the same way.
 
-A feed line that is not JSON or lacks what it needs is reported with its file and line, and
-left out; nothing here needs the network.
+Each feed is read with the schema of its kind in kad/records.py, the checks the crawl uses too: a
+line that is not JSON, or lacks what identifies its record, is reported with its file and line
+and left out, and a wrong field is emptied and reported; nothing here needs the network.
 
-The spiders use ``cited_urls`` (every address the curated rows cite) and the vocabularies
-below, so that the crawl and the build agree on them.
+The source_check spider uses ``cited_urls`` (every address the curated rows cite), so that the
+crawl and the build agree on them.
 """
 
 import json
