@@ -35,10 +35,9 @@ def clean_text(value, entities=True):
     address still names the same page."""
     if value is None:
         return None
-    if entities:
-        text = _INVISIBLE.sub("", html.unescape(str(value)))
-    else:
-        text = _INVISIBLE.sub(lambda m: quote(m.group(0)), str(value))
+    text = html.unescape(str(value)) if entities else str(value)
+    if not text.isascii() or "\x00" in text:  # the controls are not ASCII: most text skips this
+        text = _INVISIBLE.sub("", text) if entities else _INVISIBLE.sub(lambda m: quote(m.group(0)), text)
     text = _SPACE.sub(" ", text).strip()
     return text or None
 

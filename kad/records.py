@@ -234,6 +234,8 @@ def list_of(entry, what):
     def check(value):
         if not isinstance(value, list):
             raise _not("a list", value)
+        if not value:
+            return []
         kept, bad = [], []
         for item in value:
             if item is None:
