@@ -34,6 +34,8 @@ CLINIC = "clinic"
 SOURCE_CHECK = "source_check"
 BILL = "bill"
 POLICY_PAGE = "policy_page"
+PRICE_FILE = "price_file"
+NEGOTIATED_RATE = "negotiated_rate"
 
 INSURANCE_STATUSES = ("in_network", "case_by_case", "superbill", "not_covered", "unknown")
 BILL_STATUSES = ("introduced", "in_committee", "passed_one_chamber", "passed_legislature", "enacted",
@@ -129,6 +131,13 @@ def web_address(value):
     if address is None or normalise.is_web_address(address):
         return address
     raise Invalid(f"not an http(s) address: {show(address)}")
+
+
+def location(value):
+    """An address or a local path (a price file may be read from a mirror), kept as given."""
+    if not isinstance(value, str):
+        raise _not("an address or a path", value)
+    return normalise.clean_text(value, entities=False)
 
 
 _FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -268,6 +277,21 @@ names = list_of(text, "entries that are not text")
 sources = list_of(web_address, "entries that are not http(s) addresses")
 
 
+def text_object(value):
+    """An object of text values (a plan: its name, id, market...), each cleaned like text."""
+    if not isinstance(value, dict):
+        raise _not("an object", value)
+    kept, bad = {}, []
+    for key, item in value.items():
+        try:
+            kept[key] = None if item is None else text(item)
+        except Invalid:
+            bad.append(key)
+    if bad:
+        raise Invalid(f"left out values that are not text: {show(bad)}", keep=kept)
+    return kept
+
+
 def unmapped(value):
     """{field: [names the vocabulary did not know]} for the vocabulary fields."""
     if not isinstance(value, dict):
@@ -296,6 +320,7 @@ class Field:
 
 
 TEXT = Field(text)
+LOCATION = Field(location)
 ADDRESS = Field(web_address)
 DATE = Field(date)
 FLAG = Field(flag)
@@ -351,7 +376,7 @@ class Kind:
             report.drop(where, f"invalid_{key}", f"{key}: {bad}")
             return None
         for key in self.identity:
-            if not out[key]:
+            if out[key] in (None, "", [], {}):  # 0 and false are values
                 report.drop(where, f"missing_{key}", f"no {key.replace('_', ' ')}")
                 return None
         for rule in self.rules:
@@ -481,6 +506,45 @@ KINDS = {
         "sources": SOURCES,
         "retrieved_at": DATE,
     }, identity=("policy_row", "url", "sources"), strict=("differs",)),
+    # python -m kad.rates: one in-network price file (kad/rates/run.py), then its rates.
+    PRICE_FILE: Kind(PRICE_FILE, {
+        "kind": TEXT,
+        "file_url": LOCATION,
+        "toc_url": LOCATION,
+        "description": TEXT,
+        "insurer_id": TEXT,
+        "reporting_entity_name": TEXT,
+        "plans": Field(list_of(text_object, "plans that are not objects"), []),
+        "last_updated_on": DATE,
+        "version": TEXT,
+        "size": Field(whole_number(0, 2 ** 53, "a size in bytes")),
+        "etag": TEXT,
+        "retrieved_at": DATE,
+    }, identity=("file_url",)),
+    # One negotiated rate of a price file (the CMS schema's fields; JSON arrays kept as text).
+    NEGOTIATED_RATE: Kind(NEGOTIATED_RATE, {
+        "kind": TEXT,
+        "file_url": LOCATION,
+        "billing_code": TEXT,
+        "billing_code_type": TEXT,
+        "billing_code_type_version": TEXT,
+        "service_name": TEXT,
+        "negotiation_arrangement": TEXT,
+        "bundled_codes": TEXT,
+        "modifiers": TEXT,
+        "negotiated_type": TEXT,
+        "negotiated_rate": Field(number),
+        "billing_class": TEXT,
+        "setting": TEXT,
+        "service_codes": TEXT,
+        "expiration_date": TEXT,
+        "additional_information": TEXT,
+        "npi": Field(npi),
+        "tin": TEXT,
+        "tin_type": TEXT,
+        "tin_business_name": TEXT,
+        "network_names": TEXT,
+    }, identity=("file_url", "billing_code", "negotiated_rate")),
 }
 
 

@@ -85,9 +85,12 @@ def test_bad_feed_lines_are_reported_and_skipped(tmp_path):
             "negotiated_type": "negotiated", "negotiated_rate": 600.0, "npi": "1234567893"}
     run = build(tmp_path, feeds={"clinic_site": CLINICS, "negotiated_rates": [
         good_file, good, "{not json", {**good, "file_url": "https://synthetic.example/other.json.gz"},
-        {**good, "negotiated_rate": "six hundred"}]})
-    assert rows(run.db_path, "SELECT count(*) AS n FROM negotiated_rates")[0]["n"] == 1
-    assert run.report.dropped == {"malformed_json": 1, "rate of an undescribed file": 1, "incomplete negotiated rate": 1}
+        {**good, "negotiated_rate": "six hundred"}, "[1, 2]", {**good, "billing_code": ["G2082"]},
+        {**good, "npi": 1234567893, "service_name": "Synthetic \u202eesiv"}]})
+    assert rows(run.db_path, "SELECT npi, service_name FROM negotiated_rates") == [
+        {"npi": "1234567893", "service_name": None}, {"npi": "1234567893", "service_name": "Synthetic esiv"}]
+    assert run.report.dropped == {"malformed_json": 1, "rate of an undescribed file": 1, "invalid_negotiated_rate": 1,
+                                  "not_a_rates_line": 1, "invalid_billing_code": 1}
 
 
 def test_tables_exist_without_the_feed(tmp_path):

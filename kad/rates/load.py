@@ -4,15 +4,17 @@ row of kind `price_transparency_file` per payer for every NPI that matches a dir
 (added with kad.network.add_evidence).
 
 A `negotiated_rate` line joins the `price_file` line of its file (which comes first in the
-feed) for the insurer, the plans' market, the file's date and when it was read. A line that is
-not JSON, names a file the feed did not describe, or lacks a billing code or a numeric rate is
-reported with its line number and left out. The tables exist, empty, without the feed.
+feed) for the insurer, the plans' market, the file's date and when it was read. Each line is
+checked by the schema of its kind in kad/records.py, like every feed: a line that is not JSON,
+of neither kind, or without a file, a billing code or a numeric rate is reported with its line
+number and left out, a wrong field is emptied and reported; a rate of a file the feed did not
+describe is left out too. The tables exist, empty, without the feed.
 """
 
 import json
 
 from kad import network
-from kad.clinics import read_jsonl
+from kad.records import KINDS, NEGOTIATED_RATE, PRICE_FILE, read_jsonl, show
 
 from . import FEED_NAME, ROW_FIELDS
 
@@ -39,12 +41,19 @@ def load(db, feeds_dir, report, record_source):
     read = loaded = 0
     if path.exists():
         files, batch = {}, []
-        for number, line in read_jsonl(path, report):
+        for number, value in read_jsonl(path, report):
             read += 1
             where = f"{path.name}:{number}"
-            if line.get("kind") == "price_file":
-                files[line.get("file_url")] = _price_file(line, record_source)
-                db["price_files"].insert(files[line.get("file_url")], replace=True)
+            kind = value.get("kind") if isinstance(value, dict) else None
+            if kind not in (PRICE_FILE, NEGOTIATED_RATE):
+                report.drop(where, "not_a_rates_line", f"kind {show(kind)} is neither {PRICE_FILE} nor {NEGOTIATED_RATE}")
+                continue
+            line = KINDS[kind].check(value, where, report)
+            if line is None:
+                continue
+            if kind == PRICE_FILE:
+                files[line["file_url"]] = _price_file(line, record_source)
+                db["price_files"].insert(files[line["file_url"]], replace=True)
                 continue
             row = _rate(line, files, where, report)
             if row:
@@ -62,23 +71,19 @@ def load(db, feeds_dir, report, record_source):
 
 
 def _price_file(line, record_source):
-    plans = [p for p in line.get("plans") or [] if isinstance(p, dict)]
+    plans = line["plans"]
     markets = sorted({p.get("plan_market_type") for p in plans if p.get("plan_market_type")})
-    for url in (line.get("file_url"), line.get("toc_url")):
+    for url in (line["file_url"], line["toc_url"]):
         if url:
-            record_source(url, EVIDENCE, "rates", line.get("retrieved_at"))
+            record_source(url, EVIDENCE, "rates", line["retrieved_at"])
     return {**{key: line.get(key) for key in PRICE_FILE_COLUMNS}, "plans": json.dumps(plans),
             "plan_market_type": markets[0] if len(markets) == 1 else ("mixed" if markets else None)}
 
 
 def _rate(line, files, where, report):
-    file = files.get(line.get("file_url"))
+    file = files.get(line["file_url"])
     if file is None:
         report.problem(where, "a negotiated rate whose file the feed does not describe", "rate of an undescribed file")
-        return None
-    rate = line.get("negotiated_rate")
-    if not line.get("billing_code") or isinstance(rate, bool) or not isinstance(rate, (int, float)):
-        report.problem(where, "a negotiated rate without a billing code or a numeric rate", "incomplete negotiated rate")
         return None
     row = {key: line.get(key) for key in RATE_COLUMNS}
     row.update(insurer_id=file["insurer_id"], reporting_entity_name=file["reporting_entity_name"],
