@@ -1,7 +1,8 @@
 """One validation layer for every kind of record: the crawl pipelines and the build call the same
 checks, so a value the crawl would refuse is refused by the build too, and the other way round.
 
-A kind (clinic, source_check, bill, policy_page) is a schema: each field's type and empty value,
+A kind (clinic, source_check, bill, policy_page, and the price_file and negotiated_rate lines of
+the negotiated-rates feed) is a schema: each field's type and empty value,
 the fields that identify a record, and rules across fields. ``KINDS[kind].check(record, where,
 report)`` returns a new record holding every field of the kind, in order:
 
@@ -239,7 +240,8 @@ def sha256(value):
 
 def list_of(entry, what):
     """A list whose entries pass `entry`: empties (null, blank text) and repeats left out
-    quietly, entries of the wrong kind left out and reported. A single value where a list belongs is refused whole."""
+    quietly, entries of the wrong kind left out and reported. A single value where a list
+    belongs is refused whole."""
     def check(value):
         if not isinstance(value, list):
             raise _not("a list", value)
@@ -345,7 +347,7 @@ class Kind:
     def __post_init__(self):
         unknown = {*self.identity, *self.strict} - set(self.fields)
         if unknown:
-            raise KeyError(f"{self.name}: identity fields that are not fields: {sorted(unknown)}")
+            raise KeyError(f"{self.name}: identity or strict fields that are not fields: {sorted(unknown)}")
         self._plan = tuple((key, spec.check, spec.empty, isinstance(spec.empty, (list, dict)))
                            for key, spec in self.fields.items())
 
@@ -368,7 +370,10 @@ class Kind:
                     if key in self.strict or (key in self.identity and not value):
                         invalid[key] = bad
                     else:
-                        done = "" if value else (" set to " + show(empty) if empty not in (None, [], {}) else " emptied")
+                        if value:  # a list that kept its good entries
+                            done = ""
+                        else:
+                            done = " emptied" if empty in (None, [], {}) else " set to " + show(empty)
                         report.field(where, key, f"{key}{done}: {bad}")
             out[key] = (type(empty)(empty) if copied else empty) if value is None else value
         if invalid:

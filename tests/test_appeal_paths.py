@@ -11,7 +11,7 @@ import yaml
 
 from build_db import Build
 from kad import CURATED, appeals, laws, vocab
-from kad.clinics import Report
+from kad.records import Report
 
 DATA = yaml.safe_load(appeals.APPEAL_PATHS.read_text())
 PROGRAMS = {program["id"]: program for program in DATA["programs"]}

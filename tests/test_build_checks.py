@@ -12,7 +12,7 @@ from builds import build, synthetic
 from kad import CURATED
 from kad.checks import (BILL_COLUMNS, CURATED_BILLS, POLICY_CHECK_COLUMNS, SOURCE_CHECK_COLUMNS, bill_key,
                         curated_bills)
-from kad.clinics import Report
+from kad.records import Report
 from kad.laws import policy_row_id
 
 LAW_FILE = sorted((CURATED / "state_laws").glob("*.yml"))[0]

@@ -91,4 +91,5 @@ def test_a_running_builds_files_are_never_stale(tmp_path):
         fcntl.flock(held, fcntl.LOCK_EX)
         alive.touch()
         stale.touch()
-        assert (tempfiles.remove_stale(tmp_path), leftovers(tmp_path)) == ([stale.name], sorted([live.name, alive.name]))
+        assert (tempfiles.remove_stale(tmp_path), leftovers(tmp_path)) == (
+            [stale.name], sorted([live.name, alive.name]))

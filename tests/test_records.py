@@ -222,7 +222,8 @@ def test_every_line_is_read_or_reported_at_its_own_number(tmp_path_factory, line
     report = Report()
     read = dict(records.read_jsonl(path, report))
     problems = {int(p.split(":")[1]) for p in report.problems}
-    expected = {n for n, line in enumerate(lines, 1) if (line.removeprefix(b"\xef\xbb\xbf") if n == 1 else line).strip()}
+    bom = b"\xef\xbb\xbf"  # a byte-order mark on the first line is not part of it
+    expected = {n for n, line in enumerate(lines, 1) if (line.removeprefix(bom) if n == 1 else line).strip()}
     assert (set(read) | problems, set(read) & problems) == (expected, set())
     for number, value in read.items():
         assert value == json.loads(lines[number - 1].decode("utf-8-sig" if number == 1 else "utf-8"))
@@ -310,7 +311,8 @@ def good_example(kind):
                            "sources": ["https://synthetic.example/"]},
             records.POLICY_PAGE: {"policy_row": "synthetic", "url": "https://synthetic.example/",
                                   "sources": ["https://synthetic.example/"]},
-            records.SOURCE_CHECK: {"url": "https://synthetic.example/", "sources": ["https://synthetic.example/"]}}[kind]
+            records.SOURCE_CHECK: {"url": "https://synthetic.example/",
+                                   "sources": ["https://synthetic.example/"]}}[kind]
 
 
 @pytest.mark.parametrize("kind, field, value", [

@@ -72,4 +72,5 @@ def test_map_tiles_are_the_only_images_from_elsewhere(responses):
 
 def test_one_header_of_each(responses):
     names = [name.lower() for name, _ in responses["/"].headers.multi_items()]
-    assert [names.count(h) for h in ("content-security-policy", "x-content-type-options", "referrer-policy")] == [1, 1, 1]
+    headers = ("content-security-policy", "x-content-type-options", "referrer-policy")
+    assert [names.count(header) for header in headers] == [1, 1, 1]

@@ -46,7 +46,8 @@ def load(db, feeds_dir, report, record_source):
             where = f"{path.name}:{number}"
             kind = value.get("kind") if isinstance(value, dict) else None
             if kind not in (PRICE_FILE, NEGOTIATED_RATE):
-                report.drop(where, "not_a_rates_line", f"kind {show(kind)} is neither {PRICE_FILE} nor {NEGOTIATED_RATE}")
+                report.drop(where, "not_a_rates_line",
+                            f"kind {show(kind)} is neither {PRICE_FILE} nor {NEGOTIATED_RATE}")
                 continue
             line = KINDS[kind].check(value, where, report)
             if line is None:
