@@ -148,10 +148,8 @@ class Build:
         def staged():
             for fetched_by, path, to_record in self.clinic_inputs():
                 read = loaded = 0
-                for number, raw in records.read_jsonl(path, self.report):
+                for _, record in clinics.read_records(path, to_record, self.report):
                     read += 1
-                    where = f"{path.name}:{number}"
-                    record = clinics.clean_record(to_record(raw, where, self.report), where, self.report)
                     if record is None:
                         continue
                     loaded += 1

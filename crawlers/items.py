@@ -1,5 +1,6 @@
 """The feed records the spiders yield: one JSON object per clinic location, and the records of the
-spiders that check sources, list bills and read insurer policy pages.
+spiders that check sources, list bills, read insurer policy pages, match NPIs and read payers'
+network data.
 
 Each kind's keys, their order, types and empty values are the schema of ``kad.records`` (the one
 validation layer the pipelines and the build share); ``build_db.py`` reads these keys from
@@ -9,11 +10,12 @@ the source does not give is ``None`` (or ``[]`` for a list), never a guess.
 
 from datetime import datetime, timezone
 
-from kad.records import BILL, CLINIC, INSURANCE_STATUSES, KINDS, POLICY_PAGE, SOURCE_CHECK, VOCAB_FIELDS
+from kad.records import (BILL, CLINIC, INSURANCE_STATUSES, KINDS, NETWORK, NPI, POLICY_PAGE, SOURCE_CHECK,
+                         VOCAB_FIELDS)
 
-__all__ = ["BILL", "CLINIC", "INSURANCE_STATUSES", "POLICY_PAGE", "SOURCE_CHECK", "VOCAB_FIELDS",
+__all__ = ["BILL", "CLINIC", "INSURANCE_STATUSES", "NETWORK", "NPI", "POLICY_PAGE", "SOURCE_CHECK", "VOCAB_FIELDS",
            "ITEM_FIELDS", "CLINIC_FIELDS", "SOURCE_CHECK_FIELDS", "BILL_FIELDS", "POLICY_PAGE_FIELDS",
-           "LIST_FIELDS", "item_kind", "new_clinic", "new_record", "utc_now"]
+           "NPI_FIELDS", "NETWORK_FIELDS", "LIST_FIELDS", "item_kind", "new_clinic", "new_record", "utc_now"]
 
 # kind -> {key: empty value}, in feed order
 ITEM_FIELDS = {kind: schema.empty_record() for kind, schema in KINDS.items()}
@@ -21,6 +23,8 @@ CLINIC_FIELDS = ITEM_FIELDS[CLINIC]
 SOURCE_CHECK_FIELDS = ITEM_FIELDS[SOURCE_CHECK]
 BILL_FIELDS = ITEM_FIELDS[BILL]
 POLICY_PAGE_FIELDS = ITEM_FIELDS[POLICY_PAGE]
+NPI_FIELDS = ITEM_FIELDS[NPI]
+NETWORK_FIELDS = ITEM_FIELDS[NETWORK]
 LIST_FIELDS = tuple(key for key, empty in CLINIC_FIELDS.items() if empty == [])
 
 

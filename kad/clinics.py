@@ -13,7 +13,7 @@ phone, street address) is scoped by state, and the source id by website too.
 """
 
 from kad import normalise, vocab
-from kad.records import CLINIC, KINDS, show
+from kad.records import CLINIC, KINDS, read_jsonl, show
 
 ARRAY_FIELDS = ("treatments", "conditions", "insurers", "financing", "clinician_types")
 FLAG_FIELDS = ("accepts_medicare", "accepts_medicaid", "accepts_tricare", "va_community_care",
@@ -89,6 +89,14 @@ def clean_record(record, where, report):
     if record is not None:
         _map_vocabularies(record)
     return record
+
+
+def read_records(path, to_record, report):
+    """(line number, clean record, or None when the line is dropped) for every line of a clinic
+    file: the seed (to_record=seed_record) or a feed (feed_record)."""
+    for number, raw in read_jsonl(path, report):
+        where = f"{path.name}:{number}"
+        yield number, clean_record(to_record(raw, where, report), where, report)
 
 
 def _map_vocabularies(record):

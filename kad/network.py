@@ -23,7 +23,7 @@ import hashlib
 import json
 
 from kad import npi_match, normalise, vocab
-from kad.clinics import read_jsonl
+from kad.records import KINDS, NETWORK, NPI, read_jsonl
 
 # Weakest to strongest (docs/data-contract.md); the two payer directories weigh the same.
 LADDER = {"clinic_website": 0, "curated": 1, "marketplace_directory": 2, "payer_directory": 2,
@@ -108,17 +108,14 @@ def link_clinics(db):
 
 
 def feed_evidence(record):
-    """A network_evidence row from a plan_net / marketplace_providers / medicare_billers line."""
-    detail = dict(record.get("detail") or {})
-    detail["listed_as"] = {k: record.get(k) for k in ("name", "street", "city", "state", "postal_code", "phone")}
-    try:
-        state = normalise.state_code(record.get("state"))
-    except ValueError:
-        state = None
-    return {"npi": record.get("npi"), "insurer_id": record.get("insurer_id"), "network": record.get("network"),
-            "plan_ids": record.get("plan_ids") or [], "evidence": record.get("evidence"), "detail": detail,
-            "state": state, "source_url": record.get("source_url") or (record.get("sources") or [None])[0],
-            "retrieved_at": record.get("retrieved_at")}
+    """A network_evidence row from a plan_net / marketplace_providers / medicare_billers line that
+    kad.records checked (its NPI, insurer, evidence kind and state are sound)."""
+    detail = {**record["detail"],
+              "listed_as": {k: record[k] for k in ("name", "street", "city", "state", "postal_code", "phone")}}
+    return {"npi": record["npi"], "insurer_id": record["insurer_id"], "network": record["network"],
+            "plan_ids": record["plan_ids"], "evidence": record["evidence"], "detail": detail,
+            "state": record["state"], "source_url": record["source_url"] or record["sources"][0],
+            "retrieved_at": record["retrieved_at"]}
 
 
 def clinic_side_evidence(db):
@@ -147,20 +144,18 @@ def load_npi_matches(db, feeds_dir, report, note_input, record_source):
         if not path.exists():
             continue
         read = loaded = 0
-        for number, record in read_jsonl(path, report):
+        for number, value in read_jsonl(path, report):
             read += 1
-            try:
-                npi = normalise.npi(record.get("npi"))
-            except ValueError as error:
-                report.problem(f"{path.name}:{number}", f"dropped: {error}", "npi_invalid")
+            record = KINDS[NPI].check(value, f"{path.name}:{number}", report)
+            if record is None:
                 continue
+            npi = record["npi"]
             for clinic_id, method, score in _matches(record, by_source, by_state):
                 loaded += 1
                 key = (clinic_id, npi)
                 if key not in best or score > best[key]["match_score"]:
                     best[key] = {"clinic_id": clinic_id, "npi": npi, "match_method": method, "match_score": score,
-                                 "source_url": (record.get("sources") or [None])[0],
-                                 "retrieved_at": record.get("retrieved_at")}
+                                 "source_url": record["sources"][0], "retrieved_at": record["retrieved_at"]}
                     if normalise.is_web_address(best[key]["source_url"]):
                         record_source(best[key]["source_url"], "registry_api", name, record.get("retrieved_at"))
         note_input(path, read, loaded)
@@ -168,17 +163,13 @@ def load_npi_matches(db, feeds_dir, report, note_input, record_source):
 
 
 def _matches(record, by_source, by_state):
-    if record.get("clinic_source_id"):
+    if record["clinic_source_id"]:
         clinic_id = by_source.get(record["clinic_source_id"])
-        if clinic_id and isinstance(record.get("match_score"), (int, float)):
-            yield clinic_id, record.get("match_method") or "name_state", float(record["match_score"])
+        if clinic_id and record["match_score"] is not None:
+            yield clinic_id, record["match_method"] or "name_state", float(record["match_score"])
         return
-    try:
-        state = normalise.state_code(record.get("state"))
-    except ValueError:
-        return
-    for clinic in by_state.get(state, ()):
-        found = npi_match.score(clinic, {**record, "state": state})
+    for clinic in by_state.get(record["state"], ()):
+        found = npi_match.score(clinic, record)
         if found and found[1] >= npi_match.MIN_SCORE:
             yield clinic["id"], found[0], found[1]
 
@@ -191,9 +182,11 @@ def load_evidence(db, feeds_dir, report, note_input, record_source):
         if not path.exists():
             continue
         rows, read = [], 0
-        for number, record in read_jsonl(path, report):
+        for number, value in read_jsonl(path, report):
             read += 1
-            rows.append(feed_evidence(record))
+            record = KINDS[NETWORK].check(value, f"{path.name}:{number}", report)
+            if record is not None:
+                rows.append(feed_evidence(record))
         added = add_evidence(db, rows, report, path.name)
         for row in rows:
             if normalise.is_web_address(row["source_url"]):

@@ -1,8 +1,8 @@
 """One validation layer for every kind of record: the crawl pipelines and the build call the same
 checks, so a value the crawl would refuse is refused by the build too, and the other way round.
 
-A kind (clinic, source_check, bill, policy_page, and the price_file and negotiated_rate lines of
-the negotiated-rates feed) is a schema: each field's type and empty value,
+A kind (clinic, source_check, bill, policy_page, npi, network, and the price_file and
+negotiated_rate lines of the negotiated-rates feed) is a schema: each field's type and empty value,
 the fields that identify a record, and rules across fields. ``KINDS[kind].check(record, where,
 report)`` returns a new record holding every field of the kind, in order:
 
@@ -28,7 +28,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from kad import normalise
+from kad import normalise, vocab
 from kad.geocode import in_us
 
 CLINIC = "clinic"
@@ -37,11 +37,15 @@ BILL = "bill"
 POLICY_PAGE = "policy_page"
 PRICE_FILE = "price_file"
 NEGOTIATED_RATE = "negotiated_rate"
+NPI = "npi"
+NETWORK = "network"
 
 INSURANCE_STATUSES = ("in_network", "case_by_case", "superbill", "not_covered", "unknown")
 BILL_STATUSES = ("introduced", "in_committee", "passed_one_chamber", "passed_legislature", "enacted",
                  "vetoed", "failed", "withdrawn", "unknown")
 VOCAB_FIELDS = ("treatments", "conditions", "insurers")
+# The evidence kinds of the network spiders (the rest of the ladder comes from other loaders).
+NETWORK_EVIDENCE = ("marketplace_directory", "payer_directory", "medicare_claims")
 # The fields insurer_policy compares, as named in its `differs` lists.
 POLICY_PAGE_COMPARED = ("policy_id", "title", "effective_date", "last_reviewed")
 MAX_PRICE_USD = 100_000
@@ -208,6 +212,14 @@ def whole_number(low, high, what):
     return check
 
 
+def fraction(value):
+    """A number from 0 to 1 (a match score)."""
+    amount = number(value)
+    if amount is not None and not 0 <= amount <= 1:
+        raise Invalid(f"not a number from 0 to 1: {show(value)}")
+    return amount
+
+
 count = whole_number(1, MAX_SERIES_COUNT, f"a count from 1 to {MAX_SERIES_COUNT}")
 http_status = whole_number(100, 599, "an HTTP status")
 
@@ -275,6 +287,14 @@ def one_of(values):
     return check
 
 
+def insurer_id(value):
+    """An insurer id of the vocabulary (data/curated/insurers.yml)."""
+    cleaned = text(value)
+    if cleaned is None or cleaned in vocab.insurers().entries:
+        return cleaned
+    raise Invalid(f"not an insurer of the vocabulary: {show(cleaned)}")
+
+
 names = list_of(text, "entries that are not text")
 sources = list_of(web_address, "entries that are not http(s) addresses")
 
@@ -291,6 +311,34 @@ def text_object(value):
             bad.append(key)
     if bad:
         raise Invalid(f"left out values that are not text: {show(bad)}", keep=kept)
+    return kept
+
+
+def json_object(value):
+    """An object of any JSON (a record's details), its text cleaned like text at any depth; a
+    number that is not finite (NaN) is emptied and reported."""
+    if not isinstance(value, dict):
+        raise _not("an object", value)
+    emptied = []
+
+    def clean(item):
+        if isinstance(item, str):
+            return normalise.clean_text(item)
+        if isinstance(item, dict):
+            return {key: clean(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [clean(inner) for inner in item]
+        if isinstance(item, float) and not math.isfinite(item):
+            emptied.append(item)
+            return None
+        return item
+
+    try:
+        kept = clean(value)
+    except RecursionError:
+        raise Invalid("nested too deeply") from None
+    if emptied:
+        raise Invalid(f"emptied numbers that are not finite: {show(emptied)}", keep=kept)
     return kept
 
 
@@ -550,6 +598,46 @@ KINDS = {
         "tin_business_name": TEXT,
         "network_names": TEXT,
     }, identity=("file_url", "billing_code", "negotiated_rate")),
+    # nppes_match and the NPPES bulk loader: one NPI as the registry gives it (identity, never
+    # network membership), with the directory clinic it was matched to when the matcher found one.
+    # Its place is kept as the registry writes it: kad.npi_match compares places itself.
+    NPI: Kind(NPI, {
+        "npi": Field(npi),
+        "entity": Field(one_of(("organisation", "practitioner"))),
+        "name": TEXT,  # organisation name, or "LAST, FIRST" of a practitioner
+        "other_names": NAMES,
+        "taxonomies": NAMES,  # NUCC codes, primary first
+        "street": TEXT,  # the primary practice location
+        "city": TEXT,
+        "state": Field(state),
+        "postal_code": TEXT,
+        "phone": TEXT,
+        "locations": Field(list_of(text_object, "locations that are not objects"), []),  # other practice locations
+        "clinic_source_id": TEXT,  # the directory record matched (nppes_match only)
+        "match_method": TEXT,  # name_address | name_phone | name_city | name_state (nppes_match only)
+        "match_score": Field(fraction),
+        "sources": SOURCES,
+        "retrieved_at": DATE,
+    }, identity=("npi", "sources")),
+    # plan_net, marketplace_providers, medicare_billers: one piece of network evidence, one record
+    # per (NPI, location, network or plan).
+    NETWORK: Kind(NETWORK, {
+        "npi": Field(npi),
+        "insurer_id": Field(insurer_id),
+        "network": TEXT,  # the network or plan name as the payer gives it
+        "plan_ids": NAMES,  # plan identifiers (HIOS plan ids, InsurancePlan ids)
+        "evidence": Field(one_of(NETWORK_EVIDENCE)),
+        "name": TEXT,  # the provider as the payer names it
+        "street": TEXT,
+        "city": TEXT,
+        "state": Field(state),
+        "postal_code": TEXT,
+        "phone": TEXT,
+        "detail": Field(json_object, {}),  # codes, counts, tier, years, accepting new patients ...
+        "source_url": ADDRESS,  # the response the fact was read from
+        "sources": SOURCES,
+        "retrieved_at": DATE,
+    }, identity=("npi", "insurer_id", "evidence", "sources")),
 }
 
 

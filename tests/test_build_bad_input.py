@@ -161,3 +161,47 @@ def test_one_npi_in_two_states_stays_two_clinics(run):
 def test_one_npi_in_two_states_is_reported(run):
     assert "clinics: npi 1000001002 names more than one location (in CO, TX, or on different websites): kept apart" \
         in run.report.problems
+
+
+# -- the network feeds (kad/network.py) read through the same layer ------------------------------------
+
+DIRECTORY = "https://synthetic.example/fhir/OrganizationAffiliation?page=1"
+PAYER = {"npi": "1234567893", "insurer_id": "aetna", "network": "Synthetic \u202eNetwork", "plan_ids": ["H9999-001"],
+         "evidence": "payer_directory", "state": "TX", "detail": {"active": True}, "source_url": DIRECTORY,
+         "sources": [DIRECTORY], "retrieved_at": "2026-11-25T00:00:00Z"}
+NPI_LINE = {"npi": "1234567893", "entity": "organisation", "name": "Synthetic Npi Clinic", "state": "TX",
+            "city": "Austin", "sources": ["https://npiregistry.cms.hhs.gov/api/?number=1234567893"]}
+
+
+@pytest.fixture(scope="module")
+def network_run(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("network"), feeds={
+        "clinic_site": [synthetic("Npi Clinic", npi="1234567893", insurers=["Aetna"])],
+        "plan_net": [PAYER, {**PAYER, "insurer_id": "humana", "detail": "accepting"}, {**PAYER, "npi": 42},
+                     {**PAYER, "insurer_id": "synthetic-mutual"}],
+        "nppes_bulk": [NPI_LINE, {**NPI_LINE, "name": ["Synthetic Npi Clinic"]}, {**NPI_LINE, "match_score": "high"}],
+    })
+
+
+def network_problems(run, feed):
+    return sorted(p.split(": ", 1)[1] for p in run.report.problems if p.startswith(f"{feed}.jsonl:"))
+
+
+def test_a_network_line_with_a_bad_field_is_kept_without_it(network_run):
+    assert rows(network_run, "SELECT insurer_id, network, json_extract(detail, '$.active') AS active "
+                             "FROM network_evidence WHERE evidence = 'payer_directory' ORDER BY insurer_id") == [
+        {"insurer_id": "aetna", "network": "Synthetic Network", "active": 1},
+        {"insurer_id": "humana", "network": "Synthetic Network", "active": None}]
+
+
+def test_bad_network_lines_are_reported_by_field(network_run):
+    assert network_problems(network_run, "plan_net") == [
+        "detail emptied: an object expected, got text: 'accepting'",
+        "dropped: insurer_id: not an insurer of the vocabulary: 'synthetic-mutual'",
+        "dropped: npi: an NPI has 10 digits: '42'"]
+
+
+def test_bad_npi_lines_are_reported_by_field_and_kept(network_run):
+    assert network_problems(network_run, "nppes_bulk") == [
+        "match_score emptied: not a number: 'high'",
+        "name emptied: text expected, got a list: ['Synthetic Npi Clinic']"]

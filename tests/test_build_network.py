@@ -202,7 +202,7 @@ def test_add_evidence_for_other_loaders(run, tmp_path):
             "plan_ids": [], "detail": {"billing_code": "J0013"}, "state": "TX",
             "source_url": "https://synthetic.example/rates.json.gz", "retrieved_at": "2026-11-26"}
     bad = {**rate, "evidence": "rumour"}
-    from kad.clinics import Report
+    from kad.records import Report
     report = Report()
     added = network.add_evidence(db, [rate, rate, bad], report, "negotiated_rates")
     linked = rows(run.db_path, "SELECT clinic_id FROM network_evidence WHERE evidence = 'price_transparency_file'")

@@ -173,7 +173,7 @@ def test_network_source_url_kept_exactly():
 @pytest.mark.parametrize("fields, reason", [
     ({"npi": "1234567890"}, "invalid_npi"),
     ({"npi": None}, "missing_npi"),
-    ({"insurer_id": "synthetic-insurer"}, "unknown_insurer"),
+    ({"insurer_id": "synthetic-insurer"}, "invalid_insurer_id"),
     ({"evidence": "clinic_website"}, "invalid_evidence"),
 ])
 def test_bad_network_record_dropped_and_counted(fields, reason):

@@ -80,6 +80,21 @@ def good(kind):
             "plans": st.lists(st.fixed_dictionaries({"plan_name": words, "plan_market_type": st.sampled_from(
                 ["group", "individual"]), "plan_id": st.none() | words}), max_size=2),
             "last_updated_on": dates, "size": st.integers(0, 10 ** 12), "retrieved_at": dates})
+    npi = st.sampled_from(["1000001002", "1000001010", 1000001028])
+    if kind == records.NPI:
+        return st.fixed_dictionaries({
+            "npi": npi, "entity": st.sampled_from(["organisation", "practitioner"]), "name": words,
+            "other_names": st.lists(words, max_size=2), "taxonomies": st.lists(st.sampled_from(["261QI0500X"])),
+            "state": st.sampled_from(STATES) | st.none(), "postal_code": st.sampled_from(["787014042", None]),
+            "locations": st.lists(st.fixed_dictionaries({"city": words, "state": st.sampled_from(STATES)}), max_size=2),
+            "match_score": st.floats(0, 1) | st.none(), **common})
+    if kind == records.NETWORK:
+        return st.fixed_dictionaries({
+            "npi": npi, "insurer_id": st.sampled_from(["aetna", "humana", "medicare"]),
+            "evidence": st.sampled_from(records.NETWORK_EVIDENCE), "plan_ids": st.lists(words, max_size=2),
+            "detail": st.fixed_dictionaries({"active": st.booleans(), "codes": st.lists(words, max_size=2),
+                                             "count": st.integers(0, 99) | st.none()}),
+            "source_url": address, **common})
     return st.fixed_dictionaries({
         "kind": st.just(kind), "file_url": file_url, "billing_code": st.sampled_from(["G2082", "J0013", "96365"]),
         "negotiated_rate": st.integers(0, 5000) | st.floats(0, 5000), "npi": st.sampled_from(["1000001002", None]),

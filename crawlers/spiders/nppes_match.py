@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import scrapy
 
 from kad import CURATED, clinics
+from kad.records import Report
 from kad.npi_match import MIN_SCORE, score
 from kad.normalise import clean_text
 
@@ -46,14 +47,11 @@ def name_prefix(name):
 
 def directory_clinics(seed_path, site_feed):
     """Feed-shaped records of the directory's clinics: the curated seed, then the clinic_site feed."""
-    report = clinics.Report()
+    report = Report()
     records = []
-    for path, to_record in ((seed_path, clinics.seed_record), (site_feed, dict)):
+    for path, to_record in ((seed_path, clinics.seed_record), (site_feed, clinics.feed_record)):
         if path.exists():
-            for number, raw in clinics.read_jsonl(path, report):
-                record = clinics.clean_record(to_record(raw), f"{path.name}:{number}", report)
-                if record:
-                    records.append(record)
+            records.extend(record for _, record in clinics.read_records(path, to_record, report) if record)
     return records
 
 
