@@ -382,13 +382,15 @@ SOURCES = Field(sources, [])
 class Kind:
     """A kind of record: its fields in feed order; the fields that identify one (the record is
     dropped without them); the strict fields, whose wrong value drops the record because their
-    empty value would say something else (an emptied `changed` would say "not changed"); and
-    rules across fields (each may change the record and report)."""
+    empty value would say something else (an emptied `changed` would say "not changed"); fills,
+    which complete an empty field from another before the identity is checked; and rules across
+    fields (each may change the record and report)."""
 
     name: str
     fields: dict
     identity: tuple
     strict: tuple = ()
+    fills: tuple = ()
     rules: tuple = ()
     _plan: tuple = field(init=False, repr=False)
 
@@ -428,6 +430,8 @@ class Kind:
             key, bad = next(iter(invalid.items()))
             report.drop(where, f"invalid_{key}", f"{key}: {bad}")
             return None
+        for fill in self.fills:
+            fill(out)
         for key in self.identity:
             if out[key] in (None, "", [], {}):  # 0 and false are values
                 report.drop(where, f"missing_{key}", f"no {key.replace('_', ' ')}")
@@ -456,6 +460,12 @@ def coordinates_in_us(record, where, report):
     else:
         return
     record["latitude"] = record["longitude"] = None
+
+
+def checked_address_is_the_source(record):
+    """A source check read the address it names: that address is its source when none is given."""
+    if not record["sources"] and record["url"]:
+        record["sources"] = [record["url"]]
 
 
 def zip_in_state(record, where, report):
@@ -529,7 +539,7 @@ KINDS = {
         "error": TEXT,  # why there is no hash: http_404, robots_txt_disallowed, CannotResolveHostError ...
         "checked_at": DATE,
         "sources": SOURCES,
-    }, identity=("url", "sources"), strict=("changed", "disappeared")),
+    }, identity=("url", "sources"), strict=("changed", "disappeared"), fills=(checked_address_is_the_source,)),
     # openstates: one bill of a state legislature.
     BILL: Kind(BILL, {
         "id": TEXT,  # the Open States bill id (ocd-bill/...)

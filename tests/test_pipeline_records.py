@@ -114,7 +114,6 @@ def test_unknown_status_reset():
     (BILL, {"id": "ocd-bill/synthetic-3", "state": "TX", "identifier": None,
             "sources": ["https://v3.openstates.org/bills"]}, "missing_identifier"),
     (SOURCE_CHECK, {"url": None, "sources": ["https://synthetic.example.com/"]}, "missing_url"),
-    (SOURCE_CHECK, {"url": "https://synthetic.example.com/", "sources": []}, "missing_sources"),
     (POLICY_PAGE, {"policy_row": None, "url": "https://synthetic.example.com/", "sources": ["https://synthetic.example.com/"]},
      "missing_policy_row"),
 ])

@@ -353,3 +353,8 @@ def test_coordinates_outside_the_us_are_emptied():
 def test_a_huge_number_is_refused_without_an_error():
     out, report = check(records.CLINIC, {**CLINIC, "latitude": 10 ** 400, "longitude": -97.7})
     assert (out["latitude"], len(report.problems)) == (None, 1)
+
+
+def test_a_source_check_without_sources_is_sourced_by_the_address_it_checked():
+    out, report = check(records.SOURCE_CHECK, {"url": "https://synthetic.example/a", "sources": []})
+    assert (out["sources"], report.problems) == (["https://synthetic.example/a"], [])
