@@ -11,7 +11,6 @@ offline geocoder.
 """
 
 import json
-import re
 import statistics
 from collections import defaultdict
 
@@ -22,6 +21,7 @@ from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 
 from kad import DATA
+from kad.normalise import city_key
 
 USER_AGENT = "KetamineAccessDirectory/0.1 (open data build; data@ketamine-access-directory.org)"
 CACHE_PATH = DATA / "geocode_cache.jsonl"
@@ -53,12 +53,6 @@ def zip_table():
             }
 
 
-def _city_key(city):
-    """'St. Paul' and 'Saint Paul', 'McLean' and 'Mc Lean' give one key."""
-    words = re.findall(r"[a-z]+", city.lower())
-    return "".join("saint" if w == "st" else "fort" if w == "ft" else w for w in words)
-
-
 class ZipCentroidGeocoder(Geocoder):
     """Offline, geopy-compatible. Queries are geopy's structured dicts
     (`postalcode`, `city`, `state`); `raw["precision"]` says how the point was found."""
@@ -73,7 +67,7 @@ class ZipCentroidGeocoder(Geocoder):
             point = (float(entry["lat"]), float(entry["long"]))
             self._zips[entry["zip_code"]] = (entry, point)
             for city in {entry["city"], *entry["acceptable_cities"]}:
-                cities[(_city_key(city), entry["state"])].append(point)
+                cities[(city_key(city), entry["state"])].append(point)
         self._cities = {
             key: (statistics.fmean(p[0] for p in points), statistics.fmean(p[1] for p in points))
             for key, points in cities.items()
@@ -86,8 +80,8 @@ class ZipCentroidGeocoder(Geocoder):
             address = f"{entry['city']}, {entry['state']} {code}"
             return Location(address, point, {"precision": "zip_centroid", "zip": code})
         city, state = query.get("city"), query.get("state")
-        if city and state and (_city_key(city), state) in self._cities:
-            point = self._cities[(_city_key(city), state)]
+        if city and state and (city_key(city), state) in self._cities:
+            point = self._cities[(city_key(city), state)]
             return Location(f"{city}, {state}", point, {"precision": "city_centroid"})
         return None
 

@@ -94,6 +94,8 @@ def is_web_address(url):
 
 def site_host(url):
     """The host of an address without 'www.', lower case: 'https://WWW.Example.com/a' -> 'example.com'."""
+    if not isinstance(url, str):
+        return ""
     try:
         host = (urlsplit(url).hostname or "").lower()
     except ValueError:
@@ -165,6 +167,12 @@ def address_key(street, zip5):
         words = street
     tokens = re.findall(r"[a-z0-9]+", words.lower())
     return " ".join(_ABBREVIATIONS.get(t, t) for t in tokens) + "|" + zip5
+
+
+def city_key(city):
+    """'St. Paul' and 'Saint Paul', 'McLean' and 'Mc Lean' give one key."""
+    words = re.findall(r"[a-z]+", city.lower())
+    return "".join("saint" if w == "st" else "fort" if w == "ft" else w for w in words)
 
 
 def slug(*parts):
