@@ -12,6 +12,7 @@ centroids); `--geocoder nominatim` adds street positions.
 """
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -28,12 +29,11 @@ import sqlite_utils
 import yaml
 from tqdm import tqdm
 
-from kad import CURATED, DATA, FEEDS, appeals, checks, clinics, laws, network, normalise, prices, records, tempfiles
+from kad import DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, prices, records, tempfiles
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
 
-SEED = CURATED / "clinics_seed.jsonl"
 CLINIC_FEEDS = ("clinic_site", "nppes")
 SOURCE_KIND = {"curated": "web_page", "clinic_site": "clinic_website", "nppes": "registry_api"}
 
@@ -46,21 +46,24 @@ CLINIC_COLUMNS = {
     "va_community_care": int, "financing": str, "price_initial_usd": float,
     "price_subsequent_usd": float, "price_series_usd": float, "series_count": int,
     "price_consultation_usd": float, "spravato_rems_certified": int, "clinician_types": str,
-    "unmapped_insurers": str, "notes": str, "reported_closed": int, "conflicts": str,
-    "source_ids": str, "sources": str, "retrieved_at": str, "first_seen": str, "last_seen": str,
-    "needs_review": int, "review_reasons": str,
+    "unmapped_insurers": str, "notes": str, "reported_closed": int, "facility_kind": str,
+    "conflicts": str, "source_ids": str, "sources": str, "retrieved_at": str, "first_seen": str,
+    "last_seen": str, "needs_review": int, "review_reasons": str,
 }
 # The keys records of one location share (kad.clinics.merge_keys).
-MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key")
+MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key", "site_key")
 CLINIC_INDEXES = (["state"], ["ketamine_insurance"], ["spravato_insurance"], ["postal_code"],
-                  ["npi"], ["latitude", "longitude"], ["needs_review"], ["name"], ["geocode_precision"])
+                  ["npi"], ["latitude", "longitude"], ["needs_review"], ["name"], ["geocode_precision"],
+                  ["facility_kind"])
 
 
 class Build:
-    def __init__(self, db_path, geocoder=None, feeds_dir=FEEDS, seed=SEED, quiet=False):
+    def __init__(self, db_path, geocoder=None, feeds_dir=FEEDS, clinic_files=curated_clinics.CLINIC_FILES,
+                 changes=curated_clinics.CHANGES, quiet=False):
         self.db_path = Path(db_path)
         self.feeds_dir = Path(feeds_dir)
-        self.seed = Path(seed)
+        self.clinic_files = [Path(path) for path in clinic_files]
+        self.changes_path = Path(changes) if changes else None
         self.geocoder_name = geocoder or "offline (ZIP and city centroids)"
         self.geocoder = ClinicGeocoder(geocoder)
         self.quiet = quiet
@@ -109,7 +112,7 @@ class Build:
         with self.step("Loading vocabularies, states and ZIP codes"):
             laws.load_reference(db, self.report, self.record_source)
             db["zip_codes"].insert_all(zip_table(), pk="zip", batch_size=5000)
-        with self.step("Reading clinic records (curated seed and feeds)"):
+        with self.step("Reading clinic records (curated files and feeds)"):
             self.stage_clinics(staging)
         with self.step("Merging records of the same location"):
             self.merged = self.group_records(staging)
@@ -134,7 +137,14 @@ class Build:
     # -- clinics -------------------------------------------------------------------------------
 
     def clinic_inputs(self):
-        yield "curated", self.seed, clinics.seed_record
+        """(fetched_by, path, record maker) of every clinic input; the curated changes are
+        applied to the curated lines as they are read."""
+        changes = curated_clinics.Changes.load(self.changes_path, self.report)
+        for path in self.clinic_files:
+            yield "curated", path, functools.partial(curated_clinics.curated_record, changes=changes)
+        changes.report_unused(self.report)
+        if self.changes_path and self.changes_path.exists():
+            self.note_input(self.changes_path, changes.read, changes.applied())
         for name in CLINIC_FEEDS:
             path = self.feeds_dir / f"{name}.jsonl"
             if path.exists():
@@ -160,6 +170,11 @@ class Build:
                 self.note_input(path, read, loaded)
 
         staging["records"].insert_all(staged(), batch_size=1000)
+        # One site naming two street addresses in one city has two locations there: its records
+        # with a street are joined by the address, not by the site.
+        staging.execute("UPDATE records SET site_key = NULL WHERE address_key IS NOT NULL AND site_key IN "
+                        "(SELECT site_key FROM records WHERE address_key IS NOT NULL GROUP BY site_key "
+                        "HAVING count(DISTINCT address_key) > 1)")
         for column in MERGE_KEYS:
             staging["records"].create_index([column])
 
@@ -223,7 +238,7 @@ class Build:
                 for record in group:
                     for url in record["sources"]:
                         self.record_source(url, SOURCE_KIND.get(record["fetched_by"], "web_page"),
-                                           record["fetched_by"], record["retrieved_at"])
+                                           record["fetched_by"], record["source_dates"].get(url, record["retrieved_at"]))
                 row, insurer_links = clinics.merge_group(group, self.clinic_id(group[0], used_ids))
                 row["latitude"], row["longitude"], row["geocode_precision"] = self.geocoder.place(row)
                 key = row["geocode_precision"] or "not_placed"
@@ -385,11 +400,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default=DATA / "ketamine.db", type=Path)
     parser.add_argument("--feeds", default=FEEDS, type=Path, help="folder of <spider>.jsonl feeds")
-    parser.add_argument("--seed", default=SEED, type=Path, help="curated clinics (JSON lines)")
+    parser.add_argument("--clinics", nargs="+", default=curated_clinics.CLINIC_FILES, type=Path,
+                        help="curated clinic files (JSON lines)")
+    parser.add_argument("--changes", default=curated_clinics.CHANGES, type=Path,
+                        help="changes to the curated clinic lines (JSON lines)")
     parser.add_argument("--geocoder", help="a geopy service name, e.g. nominatim (needs the internet)")
     args = parser.parse_args(argv)
     try:
-        Build(args.db, geocoder=args.geocoder, feeds_dir=args.feeds, seed=args.seed).run()
+        Build(args.db, geocoder=args.geocoder, feeds_dir=args.feeds, clinic_files=args.clinics,
+              changes=args.changes).run()
     except BuildError as error:
         print(f"build failed: {error}", file=sys.stderr)
         return 1

@@ -42,7 +42,7 @@ def _child_build(feeds, seed, db, result_path, profile_path=None):
             yield
             steps.append((title, time.perf_counter() - started))
 
-    build = TimedBuild(db, feeds_dir=feeds, seed=seed, quiet=True)
+    build = TimedBuild(db, feeds_dir=feeds, clinic_files=[seed], changes=None, quiet=True)
     setup_kb = _rss_kb("VmHWM")
     started = time.perf_counter()
     if profile_path:

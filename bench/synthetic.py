@@ -1,7 +1,8 @@
 """Deterministic synthetic clinic records for benchmarks, shaped like a `clinic_site` feed line.
 
 Every record says it is made up: its `name` begins with "Synthetic", it carries
-`"synthetic": true`, its sources and website are on https://synthetic.example/, and its phone
+`"synthetic": true`, its sources are on https://synthetic.example/ and its website on a host of its
+own under synthetic.example (one site per clinic, as the build's site key expects), and its phone
 number is in the fictional 555-01xx range. Records are spread over real ZIP codes from the
 `zipcodes` package (so the offline geocoder places them at a ZIP centroid; a share gives only a
 city, placed at the city centroid; a few carry their own coordinates), with treatments,
@@ -162,7 +163,7 @@ def _record(index, seed, slug, name, place, street, phone, extra):
         "state": place["state"],
         "postal_code": place["zip"],
         "phone": phone,
-        "website": f"{SITE}/clinic-{seed}-{index}/",
+        "website": f"https://clinic-{seed}-{index}.synthetic.example/",
         "npi": None,
         "latitude": None,
         "longitude": None,

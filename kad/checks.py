@@ -26,7 +26,7 @@ import re
 
 import yaml
 
-from kad import CURATED, normalise, records
+from kad import CURATED, curated_clinics, normalise, records
 from kad.records import BILL_STATUSES
 
 FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "appeal_paths", "clinics", "states")
@@ -55,7 +55,8 @@ SOURCE_CHECK_COLUMNS = {
 
 def cited_urls(curated=CURATED):
     """Every address cited by the curated rows (state laws, federal rules, insurer policies,
-    appeal paths, states and their contacts, curated bills, insurers, the clinic seed), each once, sorted."""
+    appeal paths, states and their contacts, curated bills, insurers, the curated clinic files with
+    their changes), each once, sorted."""
     rows = []
     for path in sorted((curated / "state_laws").glob("*.yml")):
         rows.extend((_yaml(path) or {}).get("rows") or [])
@@ -65,11 +66,9 @@ def cited_urls(curated=CURATED):
     rows.extend([*(appeal_paths.get("programs") or []), *(appeal_paths.get("rows") or [])])
     rows.extend((_yaml(curated / "insurers.yml") or {}).get("insurers") or [])
     urls = {url for row in rows for key in ("sources", "contact_sources") for url in row.get(key) or []}
-    seed = curated / "clinics_seed.jsonl"
-    if seed.exists():
-        for line in seed.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                urls.update(json.loads(line).get("source_urls") or [])
+    for line in curated_clinics.curated_lines(curated):
+        if isinstance(line.get("source_urls"), list):
+            urls.update(line["source_urls"])
     return sorted(url for url in urls if isinstance(url, str))
 
 

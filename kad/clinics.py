@@ -1,5 +1,5 @@
-"""Clinic records: reading the curated seed and the spiders' feeds, checking each record, and
-merging the records that describe one physical location into one `clinics` row.
+"""Clinic records: checking each record (from the curated files, see kad/curated_clinics.py, or the
+spiders' feeds) and merging the records that describe one physical location into one `clinics` row.
 
 Every input line becomes a *record* shaped like a feed line (see crawlers/), checked by the one
 validation layer the crawl uses too (kad/records.py). Bad input never stops the build: a line that
@@ -36,52 +36,6 @@ def feed_record(row, where, report):
     return row
 
 
-def seed_record(row, where, report):
-    """A line of data/curated/clinics_seed.jsonl (the gatherer's shape) as a feed-shaped record.
-    Its values are passed on as they are, for kad.records to check; a nested object that is not
-    one is reported and read as empty."""
-    if not isinstance(row, dict):
-        return row
-    insurance, prices = _object(row, "insurance", where, report), _object(row, "prices_usd", where, report)
-    notes = row.get("notes")
-    note_text = notes if isinstance(notes, str) else ""
-    return {
-        "source_id": "site:" + normalise.slug(row.get("name"), row.get("city")),
-        "name": row.get("name"), "operator": None,
-        "street": row.get("street"), "city": row.get("city"), "state": row.get("state"),
-        "postal_code": row.get("postal_code"), "phone": row.get("phone"),
-        "website": row.get("website"), "npi": None, "latitude": None, "longitude": None,
-        "treatments": row.get("treatments"), "conditions": row.get("conditions"),
-        "insurers": insurance.get("insurers_accepted"),
-        "ketamine_insurance": insurance.get("ketamine"), "spravato_insurance": insurance.get("spravato"),
-        "accepts_medicare": insurance.get("medicare"), "accepts_medicaid": insurance.get("medicaid"),
-        "accepts_tricare": insurance.get("tricare"), "va_community_care": insurance.get("va_community_care"),
-        "financing": insurance.get("financing"),
-        "price_initial_usd": prices.get("initial_infusion"),
-        "price_subsequent_usd": prices.get("subsequent_infusion"),
-        "price_series_usd": prices.get("series_total"), "series_count": prices.get("series_count"),
-        "price_consultation_usd": prices.get("consultation"),
-        "spravato_rems_certified": None,
-        "clinician_types": row.get("clinician_types"),
-        "notes": notes,
-        "reported_closed": note_text.startswith("CLOSED:"),
-        # The gatherer marks facts inferred from a name, URL or area code: weaker, so flagged.
-        "needs_review": "inferred" in note_text.lower(),
-        "review_reasons": ["The seed list says a fact was inferred (see notes)."]
-        if "inferred" in note_text.lower() else [],
-        "sources": row.get("source_urls"),
-        "retrieved_at": "2026-11",  # gathered in November 2026; the day was not recorded
-    }
-
-
-def _object(row, key, where, report):
-    value = row.get(key)
-    if value is None or isinstance(value, dict):
-        return value or {}
-    report.field(where, key, f"{key} emptied: {show(value)} is not an object")
-    return {}
-
-
 def clean_record(record, where, report):
     """Check and normalise one clinic record (kad.records) and map its treatments, conditions
     and insurers to the vocabularies. Returns the cleaned record, or None when it is dropped."""
@@ -93,7 +47,7 @@ def clean_record(record, where, report):
 
 def read_records(path, to_record, report):
     """(line number, clean record, or None when the line is dropped) for every line of a clinic
-    file: the seed (to_record=seed_record) or a feed (feed_record)."""
+    file: a curated file (to_record=kad.curated_clinics.Reader.record) or a feed (feed_record)."""
     for number, raw in read_jsonl(path, report):
         where = f"{path.name}:{number}"
         yield number, clean_record(to_record(raw, where, report), where, report)
@@ -107,20 +61,26 @@ def _map_vocabularies(record):
         record[key] = ids
         if missing:
             unmapped[key] = sorted(set(unmapped.get(key, [])) | set(missing))
+    # Which page named which insurer, when not the record's first source (a curated change).
+    record["insurer_sources"] = {insurer_id: url for name, url in record["insurer_sources"].items()
+                                 for insurer_id in vocab.insurers().map_names([name])[0]}
 
 
 def merge_keys(record):
     """The keys that identify one location, each scoped so that records of two states (or two
     websites) never join: the source id within one state and one website; the NPI within one
-    state; the phone within one city; the street address with its ZIP code and state. A chain's
-    shared call-centre number in another city does not merge two locations either."""
-    state = record["state"]
+    state; the phone within one city; the street address with its ZIP code and state; the
+    website within one city. A chain's shared call-centre number or website in another city
+    does not merge two locations (nor, see build_db.py, one site's two addresses in one city)."""
+    state, host = record["state"], normalise.site_host(record["website"] or "")
+    city = normalise.city_key(record["city"] or "")
     address = normalise.address_key(record["street"], record["postal_code"])
     return {
-        "source_key": "|".join((record["source_id"], state, normalise.site_host(record["website"] or ""))),
+        "source_key": "|".join((record["source_id"], state, host)),
         "npi_key": f"{record['npi']}|{state}" if record["npi"] else None,
         "phone_key": "|".join((record["phone"], state, (record["city"] or "").lower())) if record["phone"] else None,
         "address_key": f"{address}|{state}" if address else None,
+        "site_key": f"{host}|{state}|{city}" if host and city else None,
     }
 
 
@@ -147,11 +107,14 @@ def merge_group(records, clinic_id=None):
         row[key] = list(dict.fromkeys(v for r in records for v in r[key]))
     row["unmapped_insurers"] = sorted({n for r in records for n in r["unmapped"].get("insurers", [])})
     row["reported_closed"] = int(any(r["reported_closed"] for r in records))
+    # A registry or a site listing of a VA medical center does not unmake it.
+    row["facility_kind"] = next((r["facility_kind"] for r in records if r["facility_kind"] != "clinic"), "clinic")
     row["sources"] = list(dict.fromkeys(u for r in records for u in r["sources"]))
     row["source_ids"] = [r["source_id"] for r in records]
-    dates = sorted(r["retrieved_at"] for r in records if r.get("retrieved_at"))
-    row["retrieved_at"] = dates[-1] if dates else None
-    row["first_seen"], row["last_seen"] = (dates[0], dates[-1]) if dates else (None, None)
+    read = sorted(r["retrieved_at"] for r in records if r["retrieved_at"])
+    seen = sorted(day for r in records for day in (r["first_seen"], r["retrieved_at"]) if day)
+    row["retrieved_at"] = read[-1] if read else None
+    row["first_seen"], row["last_seen"] = (seen[0], seen[-1]) if seen else (None, None)
     links = insurer_links(row, records, conflicts)
     row["insurers"] = [vocab.insurers().name(i) for i in links]
     row["conflicts"] = conflicts
@@ -170,11 +133,15 @@ def insurer_links(row, records, conflicts):
     links = {}
 
     def link(insurer_id, record):
-        links.setdefault(insurer_id, {
+        if insurer_id in links:
+            return
+        # The page that named the insurer, when a curated change says which, with its date.
+        url = record["insurer_sources"].get(insurer_id, record["sources"][0])
+        links[insurer_id] = {
             "clinic_id": row["id"], "insurer_id": insurer_id,
             "evidence": EVIDENCE.get(record["fetched_by"], "clinic_website"),
-            "source_url": record["sources"][0], "retrieved_at": record.get("retrieved_at"),
-        })
+            "source_url": url, "retrieved_at": record["source_dates"].get(url, record["retrieved_at"]),
+        }
 
     for record in records:
         for insurer_id in record["insurers"]:

@@ -40,6 +40,8 @@ NEGOTIATED_RATE = "negotiated_rate"
 NPI = "npi"
 NETWORK = "network"
 
+# What kind of place a clinic location is: a VA medical center treats veterans enrolled in VA care.
+FACILITY_KINDS = ("clinic", "va_medical_center")
 INSURANCE_STATUSES = ("in_network", "case_by_case", "superbill", "not_covered", "unknown")
 BILL_STATUSES = ("introduced", "in_committee", "passed_one_chamber", "passed_legislature", "enacted",
                  "vetoed", "failed", "withdrawn", "unknown")
@@ -314,6 +316,26 @@ def text_object(value):
     return kept
 
 
+def object_of(entry, what):
+    """An object of text keys whose values pass `entry`; bad values are left out and reported."""
+    def check(value):
+        if not isinstance(value, dict):
+            raise _not("an object", value)
+        kept, bad = {}, []
+        for key, item in value.items():
+            try:
+                cleaned = entry(item)
+            except Invalid:
+                bad.append(key)
+                continue
+            if cleaned is not None:
+                kept[key] = cleaned
+        if bad:
+            raise Invalid(f"left out {what}: {show(bad)}", keep=kept)
+        return kept
+    return check
+
+
 def json_object(value):
     """An object of any JSON (a record's details), its text cleaned like text at any depth; a
     number that is not finite (NaN) is emptied and reported."""
@@ -447,6 +469,21 @@ def flag_for_review(record, reason):
         record["review_reasons"].append(reason)
 
 
+def review_when_reasons(record):
+    """A record that gives reasons for review needs review."""
+    record["needs_review"] = bool(record["needs_review"] or record["review_reasons"])
+
+
+def dates_of_own_sources(record, where, report):
+    """A curated change dates and names only pages among the record's sources."""
+    own = set(record["sources"])
+    dates = {url: day for url, day in record["source_dates"].items() if url in own}
+    named = {name: url for name, url in record["insurer_sources"].items() if url in own}
+    if len(dates) < len(record["source_dates"]) or len(named) < len(record["insurer_sources"]):
+        report.field(where, "sources", "source_dates or insurer_sources: left out pages that are not sources")
+    record["source_dates"], record["insurer_sources"] = dates, named
+
+
 def coordinates_in_us(record, where, report):
     """Both coordinates or neither, and inside the United States (kad.geocode.in_us)."""
     latitude, longitude = record["latitude"], record["longitude"]
@@ -521,11 +558,17 @@ KINDS = {
         "taxonomy": TEXT,  # NPPES primary taxonomy description
         "notes": TEXT,
         "reported_closed": Field(flag, False),
+        "facility_kind": Field(one_of(FACILITY_KINDS), "clinic"),
         "needs_review": Field(flag, False),  # a person should look (review_reasons says why)
         "review_reasons": NAMES,
         "sources": SOURCES,
         "retrieved_at": DATE,
-    }, identity=("source_id", "name", "state", "sources"), rules=(coordinates_in_us, zip_in_state)),
+        # A curated change: the line's first date, the date each page was read, the page naming each insurer.
+        "first_seen": DATE,
+        "source_dates": Field(object_of(date, "dates that are not ISO dates"), {}),
+        "insurer_sources": Field(object_of(web_address, "pages that are not http(s) addresses"), {}),
+    }, identity=("source_id", "name", "state", "sources"), fills=(review_when_reasons,),
+        rules=(coordinates_in_us, zip_in_state, dates_of_own_sources)),
     # source_check: one re-fetch of one address cited by curated data.
     SOURCE_CHECK: Kind(SOURCE_CHECK, {
         "url": ADDRESS,  # the address exactly as the curated rows cite it

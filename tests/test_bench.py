@@ -20,7 +20,7 @@ def test_every_generated_record_says_it_is_synthetic():
         assert record["name"].startswith("Synthetic")
         assert record["synthetic"] is True
         assert record["sources"] and all(url.startswith("https://synthetic.example/") for url in record["sources"])
-        assert record["website"].startswith("https://synthetic.example/")
+        assert record["website"].startswith("https://clinic-") and record["website"].endswith(".synthetic.example/")
 
 
 def test_every_generated_record_passes_the_build_checks_unchanged():

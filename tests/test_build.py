@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 import build_db
-from builds import build, synthetic, write_jsonl
+from builds import build, change, curated_line, synthetic, write_jsonl
 
 
 def rows(db_path, sql, params=()):
@@ -75,6 +75,28 @@ def test_merge_is_transitive(tmp_path):
         synthetic("B", phone="512-555-0100", street="9 Oak Ave", postal_code="78701"),
         synthetic("C", street="9 Oak Avenue", postal_code="78701")]})
     assert len(clinics(run)) == 1
+
+
+def test_same_site_in_same_city_merges_a_curated_line_and_a_crawled_record(tmp_path):
+    run = build(tmp_path, seed=[curated_line("Mind Clinic", website="https://www.mind.synthetic.example")],
+                feeds={"clinic_site": [synthetic("Mind Clinic Home", website="https://mind.synthetic.example/about")]})
+    row, = clinics(run).values()
+    assert json.loads(row["source_ids"]) == ["site:synthetic-mind-clinic-austin", "site:synthetic-mind-clinic-home"]
+
+
+def test_same_site_in_another_city_does_not_merge(tmp_path):
+    run = build(tmp_path, seed=[curated_line("Mind Clinic", website="https://mind.synthetic.example")],
+                feeds={"clinic_site": [synthetic("Mind Clinic Dallas", city="Dallas",
+                                                 website="https://mind.synthetic.example")]})
+    assert len(clinics(run)) == 2
+
+
+def test_one_site_with_two_addresses_in_one_city_keeps_both(tmp_path):
+    site = "https://chain.synthetic.example"
+    run = build(tmp_path, seed=[curated_line("Chain", website=site)], feeds={"clinic_site": [
+        synthetic("Chain Main", website=site, street="1 Main St", postal_code="78701"),
+        synthetic("Chain Oak", website=site, street="9 Oak Ave", postal_code="78701")]})
+    assert len(clinics(run)) == 3
 
 
 def test_disagreeing_sources_are_kept_and_flagged(tmp_path):
@@ -255,15 +277,71 @@ def test_first_seen_is_carried_from_the_previous_build(tmp_path):
     assert (row["first_seen"], row["last_seen"]) == ("2026-01-01T00:00:00+00:00", "2026-11-01T00:00:00+00:00")
 
 
+# -- curated lines and their changes -----------------------------------------------------------
+
+CHANGED_LINE = curated_line("Changed", city=None, notes="Old note.",
+                            insurance={"ketamine": "in_network", "insurers_accepted": ["Aetna"]})
+CHANGE = change("Changed", set={"city": "Austin", "insurance": {"ketamine": "not_covered"}},
+                add_source_urls=["https://synthetic.example/changed-faq"])
+
+
+def test_a_change_replaces_whole_fields_and_adds_its_pages(tmp_path):
+    run = build(tmp_path, seed=[CHANGED_LINE], changes=[CHANGE])
+    row = clinics(run)["site:synthetic-changed"]
+    assert (row["city"], row["ketamine_insurance"], json.loads(row["insurers"]), json.loads(row["sources"])) == (
+        "Austin", "not_covered", [], ["https://synthetic.example/changed", "https://synthetic.example/changed-faq"])
+
+
+def test_a_change_is_dated_and_keeps_the_first_date(tmp_path):
+    run = build(tmp_path, seed=[CHANGED_LINE], changes=[CHANGE])
+    row = clinics(run)["site:synthetic-changed"]
+    dates = {r["url"]: r["retrieved_at"] for r in rows(run.db_path, "SELECT url, retrieved_at FROM sources "
+                                                                   "WHERE url LIKE 'https://synthetic.example/%'")}
+    assert (row["first_seen"], row["retrieved_at"], dates) == ("2026-11", "2026-11-30", {
+        "https://synthetic.example/changed": "2026-11", "https://synthetic.example/changed-faq": "2026-11-30"})
+
+
+def test_changes_give_the_same_database_twice(tmp_path):
+    first = build(tmp_path, seed=[CHANGED_LINE], changes=[CHANGE])
+    before = rows(first.db_path, "SELECT * FROM clinics ORDER BY id")
+    build(tmp_path, seed=[CHANGED_LINE], changes=[CHANGE])
+    assert rows(first.db_path, "SELECT * FROM clinics ORDER BY id") == before
+
+
+def test_a_change_naming_no_line_or_an_unknown_field_is_left_out_and_reported(tmp_path):
+    run = build(tmp_path, seed=[CHANGED_LINE], changes=[
+        change("Nobody", set={"city": "Austin"}), change("Changed", set={"name": "Synthetic Renamed"})])
+    assert (run.report.dropped, clinics(run)["site:synthetic-changed"]["name"]) == (
+        {"change_matched_nothing": 1, "bad_change": 1}, "Synthetic Changed")
+
+
+def test_review_reasons_come_from_the_line_and_its_notes(tmp_path):
+    run = build(tmp_path, seed=[curated_line("Flagged", notes="Six sessions; city inferred from the domain.",
+                                             review_reasons=["Known only from a sponsored article."])])
+    row = clinics(run)["site:synthetic-flagged-austin"]
+    assert (row["needs_review"], json.loads(row["review_reasons"])) == (1, [
+        "Known only from a sponsored article.", "Weaker fact (inferred, not stated): city inferred from the domain."])
+
+
+def test_a_bad_facility_kind_becomes_clinic_and_a_wrong_zip_says_why(tmp_path):
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("A", postal_code="10001", facility_kind="spa")]})
+    row = clinics(run)["site:synthetic-a"]
+    assert (row["facility_kind"], row["postal_code"], row["needs_review"], json.loads(row["review_reasons"])) == (
+        "clinic", None, 1, ["The ZIP code 10001 given by https://synthetic.example/a is in NY, not TX: left out "
+                            "(the clinic is placed by its city in TX, where that is known)."])
+
+
 # -- the checked-in data -----------------------------------------------------------------------
 
-def test_seed_record_keeps_its_sources_and_flags_inferred_facts():
-    from kad.clinics import seed_record
+def test_curated_record_keeps_its_sources_and_flags_inferred_facts():
+    from kad.curated_clinics import curated_record
     from kad.records import Report
-    record = seed_record({"name": "Synthetic Seed", "city": "Austin", "state": "TX",
-                          "source_urls": ["https://synthetic.example/"], "insurance": {},
-                          "prices_usd": {}, "notes": "State inferred from the city name."}, "seed:1", Report())
-    assert (record["sources"], record["needs_review"]) == (["https://synthetic.example/"], True)
+    record = curated_record({"name": "Synthetic Seed", "city": "Austin", "state": "TX",
+                             "source_urls": ["https://synthetic.example/"], "insurance": {},
+                             "prices_usd": {}, "notes": "Six infusions. State inferred from the city name."},
+                            "seed:1", Report())
+    assert (record["sources"], record["review_reasons"]) == (
+        ["https://synthetic.example/"], ["Weaker fact (inferred, not stated): State inferred from the city name."])
 
 
 def test_checked_in_data_builds(tmp_path):

@@ -402,7 +402,7 @@ def test_seed_file_gives_one_seed_per_website():
 
 
 def test_shared_websites_give_no_fallback():
-    shared = [s for s in load_seeds() if s.url == "https://ketamc.com"]
+    shared = [s for s in load_seeds() if s.url == "https://ketamc.com/"]
     assert [(s.name, s.state) for s in shared] == [(None, None)]
 
 

@@ -1,10 +1,11 @@
 """clinic_site: what clinics say about themselves on their own websites.
 
-What it crawls: the home page of every clinic in ``data/curated/clinics_seed.jsonl`` that has a
-website (or the URLs given with ``-a start_urls=url1,url2``), and on each site at most
-``CLINIC_SITE_MAX_PAGES`` (8) further pages of the same site whose address or link text
-suggests contact, locations, insurance, prices, FAQ, services or conditions. It never follows a
-link or a redirect to another site (and ``allowed_domains`` holds only the start hosts).
+What it crawls: the home page of every curated clinic that has a website (the clinic files of
+data/curated/ with their changes, read by ``kad.curated_clinics``), or the URLs given with
+``-a start_urls=url1,url2``, and on each site at most ``CLINIC_SITE_MAX_PAGES`` (8) further
+pages of the same site whose address or link text suggests contact, locations, insurance,
+prices, FAQ, services or conditions. It never follows a link or a redirect to another site (and
+``allowed_domains`` holds only the start hosts).
 
 What it reads: schema.org JSON-LD and microdata (clinic types, ``@graph``, lists, locations
 nested under an organisation, every address of a node with several) for name, address, phone,
@@ -28,7 +29,6 @@ How often: monthly (``make crawl SPIDER=clinic_site``); clinic sites change slow
 run asks each site for at most nine pages (plus robots.txt and redirects).
 """
 
-import json
 import logging
 from dataclasses import dataclass, field
 
@@ -36,13 +36,13 @@ import scrapy
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from kad import CURATED
-from kad.normalise import slug
+from kad import CURATED, normalise
+from kad.curated_clinics import curated_lines
+from kad.normalise import site_host, slug
 
-from crawlers.extract import Place, follow_links, merge_facts, page_facts, same_site, site_host
+from crawlers.extract import Place, follow_links, merge_facts, page_facts, same_site
 from crawlers.items import new_clinic
 
-SEED_FILE = CURATED / "clinics_seed.jsonl"
 DEFAULT_MAX_PAGES = 8
 REDIRECTS = [301, 302, 303, 307, 308]
 MAX_REDIRECTS = 5
@@ -61,16 +61,18 @@ class Seed:
     sources: list = field(default_factory=list)
 
 
-def load_seeds(path=SEED_FILE):
-    """One seed per distinct website; a website shared by several seed rows (a chain) gives
-    no fallback name or place, since we cannot tell which row a page is about."""
+def load_seeds(curated=CURATED):
+    """One seed per distinct website of the curated clinic lines (kad/curated_clinics.py); a
+    website shared by several lines (a chain) gives no fallback name or place, since we cannot
+    tell which line a page is about."""
     by_url = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
+    for row in curated_lines(curated):
+        try:
+            website = normalise.website(row.get("website"))
+        except ValueError:
             continue
-        row = json.loads(line)
-        if row.get("website"):
-            by_url.setdefault(row["website"], []).append(row)
+        if website:
+            by_url.setdefault(website, []).append(row)
     seeds = []
     for url, rows in by_url.items():
         if len(rows) == 1:

@@ -1,7 +1,8 @@
 """nppes_match: the NPI(s) of every clinic in the directory, from the NPPES NPI Registry API v2.1.
 
-What it crawls: for each clinic of the directory without an NPI (the curated seed and the
-clinic_site feed of FEED_DIR), one query of the API (https://npiregistry.cms.hhs.gov/api/,
+What it crawls: for each clinic of the directory without an NPI (the curated clinic files with
+their changes, ``kad.curated_clinics``, and the clinic_site feed of FEED_DIR), one query of the
+API (https://npiregistry.cms.hhs.gov/api/,
 ``-a api_url=`` for a mirror or a test server): organisations (``enumeration_type=NPI-2``) whose
 legal or other name starts with the clinic name's first two words (``organization_name=<words>*``,
 the API's trailing wildcard) with a practice location in the clinic's state
@@ -18,9 +19,10 @@ through a strong one (``kad.npi_match.STRONG``), so a weak match never merges re
 How politely: as nppes (one request at a time, about 1.5 s apart): one request a clinic, about
 200 a run. An error answer (``{"Errors": [...]}``) is logged and counted (``nppes_match/api_errors``).
 
-How often: monthly, after the clinic_site crawl; and after the seed list grows.
+How often: monthly, after the clinic_site crawl; and after the curated clinic lists grow.
 """
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -28,7 +30,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 
-from kad import CURATED, clinics
+from kad import clinics, curated_clinics
 from kad.records import Report
 from kad.npi_match import MIN_SCORE, score
 from kad.normalise import clean_text
@@ -45,11 +47,14 @@ def name_prefix(name):
     return prefix + "*" if len(prefix) >= 2 else None
 
 
-def directory_clinics(seed_path, site_feed):
-    """Feed-shaped records of the directory's clinics: the curated seed, then the clinic_site feed."""
+def directory_clinics(clinic_files, site_feed, changes=None):
+    """Feed-shaped records of the directory's clinics: the curated clinic files with their changes,
+    then the clinic_site feed."""
     report = Report()
+    curated_record = functools.partial(curated_clinics.curated_record,
+                                       changes=curated_clinics.Changes.load(changes, report))
     records = []
-    for path, to_record in ((seed_path, clinics.seed_record), (site_feed, clinics.feed_record)):
+    for path, to_record in [*((path, curated_record) for path in clinic_files), (site_feed, clinics.feed_record)]:
         if path.exists():
             records.extend(record for _, record in clinics.read_records(path, to_record, report) if record)
     return records
@@ -72,10 +77,12 @@ class NppesMatchSpider(scrapy.Spider):
             self.crawler.stats.inc_value(f"nppes_match/{key}", amount)
 
     def clinics(self):
-        seed = Path(self.seed) if self.seed else CURATED / "clinics_seed.jsonl"
+        # -a seed=FILE: one curated clinic file, without changes, instead of data/curated/'s.
+        files, changes = (([Path(self.seed)], None) if self.seed
+                          else (curated_clinics.CLINIC_FILES, curated_clinics.CHANGES))
         site_feed = feed_dir(self.crawler.settings) / "clinic_site.jsonl"
         wanted = {}
-        for record in directory_clinics(seed, site_feed):
+        for record in directory_clinics(files, site_feed, changes):
             if record.get("npi") or (self.states and record["state"] not in self.states):
                 continue
             wanted.setdefault(record["source_id"], record)

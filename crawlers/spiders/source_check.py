@@ -2,7 +2,7 @@
 
 What it crawls: every address cited by a curated row (``kad.checks.cited_urls``: the sources of
 data/curated/state_laws/*.yml, federal_rules.yml, insurer_policies.yml and states.yml, and the
-source_urls of clinics_seed.jsonl), each once, or the addresses given with ``-a urls=u1,u2``.
+source_urls of the curated clinic files with their changes), each once, or the addresses given with ``-a urls=u1,u2``.
 Redirects are followed (Scrapy's own middleware, robots.txt asked again for the new host).
 
 What it yields: one record per address, whatever happened (``crawlers.items.SOURCE_CHECK_FIELDS``):
@@ -22,7 +22,7 @@ until a person re-reads it and updates that date.
 
 How politely: robots.txt obeyed, the project's user agent, one request at a time per site with a
 delay of about 1.5 s stretched by AutoThrottle (crawlers/settings.py); each address once (plus
-robots.txt and redirects), about 860 addresses on about 590 sites.
+robots.txt and redirects), about 1,140 addresses on about 810 sites.
 
 How often: weekly (``make crawl SPIDER=source_check``).
 
