@@ -96,6 +96,8 @@ def _card(links, row, insurers, treatment_names, distance, insurer):
         "review_note": words.review_note(row.get("needs_review"), [c for c in conflicts if isinstance(c, dict)]),
         "review_reasons": [str(r) for r in words.json_list(row.get("review_reasons"))],
         "reported_closed": bool(row.get("reported_closed")),
+        "facility_kind": row.get("facility_kind") or "clinic",
+        "facility_label": words.FACILITY_WORDS.get(row.get("facility_kind")),
         "geocode_precision": precision,
         "approximate": precision in ("zip_centroid", "city_centroid"),
         "location_note": words.PRECISION_WORDS.get(precision, words.PRECISION_WORDS[None]),

@@ -159,7 +159,7 @@ async def checklist(datasette, args):
     page["links"]["datasette_prices_sql"] = links.sql(
         "select state, count(price_initial_usd) as initial_prices, min(price_initial_usd), max(price_initial_usd), "
         "count(price_series_usd) as series_prices, min(price_series_usd), max(price_series_usd) "
-        "from clinics group by state order by state")
+        "from clinics where coalesce(reported_closed, 0) = 0 group by state order by state")
     return page
 
 

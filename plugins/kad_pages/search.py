@@ -266,11 +266,12 @@ async def _unmapped_elsewhere(db, links, state, filters, search_url):
 
 
 async def _filtered_state_ids(db, state, filters, mapped):
-    """Matching clinics in the state: with a mapped location (mapped=True), without one (False),
-    or either (None)."""
+    """The open matching clinics in the state: with a mapped location (mapped=True), without one
+    (False), or either (None)."""
     where = {True: "latitude is not null and longitude is not null", False: "(latitude is null or longitude is null)",
              None: "1"}[mapped]
-    rows = await fetch(db, f"select id from clinics where state = :state and {where} {FILTERS_SQL} "
+    rows = await fetch(db, f"select id from clinics where state = :state and {where} "
+                           f"and coalesce(reported_closed, 0) = 0 {FILTERS_SQL} "
                            "order by name collate nocase", {"state": state, **filters})
     return [r["id"] for r in rows]
 

@@ -11,6 +11,7 @@ from .laws import law_entry, laws_of, state_contacts, topics_of
 
 
 CLINICS_PER_PAGE = 100  # a state's clinic list, a page at a time (Texas had 5,951 at 100,000 clinics)
+OPEN = "coalesce(reported_closed, 0) = 0"  # a clinic a source reports closed is listed apart, never as open
 FEDERAL_TOPIC_TITLES = {"appeals": "Appeals and external review", "controlled_substances": "Controlled substances",
                         "telehealth": "Telehealth prescribing", "esketamine": "Spravato (esketamine) safety rules",
                         "billing_codes": "Billing codes"}
@@ -54,7 +55,8 @@ async def _clinic_pages(db, links, code, asked):
     """Which slice of the state's clinics this page lists (CLINICS_PER_PAGE at a time, by name),
     with the addresses of the pages before and after it. A page number that is not a number
     gives the first page; one past the end gives the last."""
-    total = (await fetch(db, "select count(*) as n from clinics where state = :state", {"state": code}))[0]["n"]
+    total = (await fetch(db, f"select count(*) as n from clinics where state = :state and {OPEN}",
+                         {"state": code}))[0]["n"]
     pages = max(1, math.ceil(total / CLINICS_PER_PAGE))
     number = min(max(int(asked), 1), pages) if re.fullmatch(r"[0-9]{1,9}", asked or "") else 1
     first = (number - 1) * CLINICS_PER_PAGE + 1
@@ -104,10 +106,16 @@ async def state(datasette, code, args):
                           "url": b.get("url"), "link": words.safe_url(b.get("url")),
                           "sources": source_links(b.get("sources"))})
     clinic_pages = await _clinic_pages(db, links, code, args.get("page"))
-    clinic_rows = await fetch(db, "select id from clinics where state = :state order by name collate nocase, id "
-                                  "limit :limit offset :offset",
-                              {"state": code, "limit": CLINICS_PER_PAGE, "offset": clinic_pages["first"] - 1})
-    clinics = await clinic_cards(links, db, [r["id"] for r in clinic_rows])
+    open_rows = await fetch(db, f"select id from clinics where state = :state and {OPEN} "
+                                "order by name collate nocase, id limit :limit offset :offset",
+                            {"state": code, "limit": CLINICS_PER_PAGE, "offset": clinic_pages["first"] - 1})
+    closed_rows = await fetch(db, f"select id from clinics where state = :state and not {OPEN} "
+                                  "order by name collate nocase, id", {"state": code})
+
+    async def entries(rows):
+        return [{"name": c["name"], "url": c["url"], "city": c["city"], "mapped": c["latitude"] is not None,
+                 "location_note": c["location_note"], "treatments": c["treatments"], "needs_review": c["needs_review"],
+                 "facility_label": c["facility_label"]} for c in await clinic_cards(links, db, [r["id"] for r in rows])]
     page = {
         "page": "state",
         "title": f"{st['name']}: your rights and rules",
@@ -119,9 +127,8 @@ async def state(datasette, code, args):
         "groups": groups,
         "federal": {"laws": federal_laws, "rules": federal_rules},
         "bills": bills,
-        "clinics": [{"name": c["name"], "url": c["url"], "city": c["city"], "mapped": c["latitude"] is not None,
-                     "location_note": c["location_note"], "treatments": c["treatments"],
-                     "needs_review": c["needs_review"]} for c in clinics],
+        "clinics": await entries(open_rows),
+        "closed_clinics": await entries(closed_rows),
         "clinic_pages": clinic_pages,
         "links": {},
     }

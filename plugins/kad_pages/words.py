@@ -192,6 +192,11 @@ TRACK_WORDS = {
 }
 FLAG_WORDS = {1: "Yes", 0: "No", None: "Not stated"}
 
+# What kind of place it is, said on its card when it is not an ordinary clinic.
+FACILITY_WORDS = {
+    "va_medical_center": "VA medical center: for veterans enrolled in VA health care",
+}
+
 # The order and grouping of the state page; topics not named here appear under "Other rules".
 TOPIC_GROUPS = [
     ("appeals", "If your insurer says no: appeals and external review",
