@@ -22,7 +22,7 @@ until a person re-reads it and updates that date.
 
 How politely: robots.txt obeyed, the project's user agent, one request at a time per site with a
 delay of about 1.5 s stretched by AutoThrottle (crawlers/settings.py); each address once (plus
-robots.txt and redirects), about 1,140 addresses on about 810 sites.
+robots.txt and redirects), about 1,390 addresses on about 920 sites.
 
 How often: weekly (``make crawl SPIDER=source_check``).
 
