@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,22 @@ def make_datasette(loop, path):
                    template_dir=str(ROOT / "templates"))
     loop.run_until_complete(ds.invoke_startup())
     return ds
+
+
+@contextmanager
+def pages(path):
+    """GET on the pages served over the database at `path`, asserting a 200 answer."""
+    loop = asyncio.new_event_loop()
+    ds = make_datasette(loop, path)
+
+    def get(page):
+        response = loop.run_until_complete(ds.client.get(page))
+        assert response.status_code == 200, (page, response.status_code, response.text[:1000])
+        return response
+    try:
+        yield get
+    finally:
+        loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,11 @@
 synthetic database: a clinic a source reports closed is kept, shown as closed, and never listed
 as open; a VA medical center says it is for enrolled veterans."""
 
-import asyncio
-import html
-import re
-from pathlib import Path
-
 import pytest
-import yaml
-from datasette.app import Datasette
+from test_pages import pages, text_of
 
 from builds import build, synthetic
 
-ROOT = Path(__file__).resolve().parents[1]
-METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())
 CLOSED_NOTE = "CLOSED: the chain shut all its clinics (synthetic)."
 CLINICS = [
     synthetic("Open", postal_code="78701", insurers=["Aetna"], price_initial_usd=400, price_series_usd=2000,
@@ -30,26 +22,12 @@ LABEL = "VA medical center: for veterans enrolled in VA health care"
 
 @pytest.fixture(scope="module")
 def get(tmp_path_factory):
-    db_path = build(tmp_path_factory.mktemp("closed"), feeds={"clinic_site": CLINICS}).db_path
-    loop = asyncio.new_event_loop()
-    ds = Datasette(immutables=[str(db_path)], metadata=METADATA, plugins_dir=str(ROOT / "plugins"),
-                   template_dir=str(ROOT / "templates"))
-    loop.run_until_complete(ds.invoke_startup())
-
-    def get(path):
-        response = loop.run_until_complete(ds.client.get(path))
-        assert response.status_code == 200, (path, response.status_code, response.text[:1000])
-        return response
-    yield get
-    loop.close()
+    with pages(build(tmp_path_factory.mktemp("closed"), feeds={"clinic_site": CLINICS}).db_path) as get:
+        yield get
 
 
 def names(cards):
     return {card["name"] for card in cards}
-
-
-def text_of(response):
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.text)))
 
 
 def test_search_near_a_zip_leaves_closed_clinics_out(get):

@@ -3,17 +3,13 @@ evidence says and when; search filters by insurer with every kind of evidence, o
 insurer's own data confirms it; cards name the strongest evidence; the researcher query lists the
 disagreements. Server-side, through Datasette's test client, on a synthetic database."""
 
-import asyncio
-from pathlib import Path
 
 import pytest
-from datasette.app import Datasette
 from test_build_network import DIRECTORY, payer_row
-from test_pages import METADATA, names, text_of
+from test_pages import names, pages, text_of
 
 from builds import build, synthetic
 
-ROOT = Path(__file__).resolve().parents[1]
 CLINICS = [
     synthetic("Agrees", npi="1234567893", insurers=["Aetna", "Humana"], postal_code="78701"),
     synthetic("Says Only", npi="1987654328", insurers=["Aetna"], postal_code="78701"),
@@ -29,18 +25,8 @@ FEEDS = {
 
 @pytest.fixture(scope="module")
 def get(tmp_path_factory):
-    db_path = build(tmp_path_factory.mktemp("network_pages"), feeds=FEEDS).db_path
-    loop = asyncio.new_event_loop()
-    ds = Datasette(immutables=[str(db_path)], metadata=METADATA, plugins_dir=str(ROOT / "plugins"),
-                   template_dir=str(ROOT / "templates"))
-    loop.run_until_complete(ds.invoke_startup())
-
-    def get(path):
-        response = loop.run_until_complete(ds.client.get(path))
-        assert response.status_code == 200, (path, response.status_code)
-        return response
-    yield get
-    loop.close()
+    with pages(build(tmp_path_factory.mktemp("network_pages"), feeds=FEEDS).db_path) as get:
+        yield get
 
 
 def network_of(get, slug):

@@ -3,17 +3,12 @@ TRICARE whose clinic states it only as a flag, a search with no nearby match tha
 in a dead end, a state with no clinic, and input too long to echo. Server-side, through Datasette's
 test client, on a synthetic database."""
 
-import asyncio
 import sqlite3
-from pathlib import Path
 
 import pytest
-from datasette.app import Datasette
-from test_pages import METADATA, names, text_of
+from test_pages import names, pages, text_of
 
 from builds import build, synthetic
-
-ROOT = Path(__file__).resolve().parents[1]
 
 CLINICS = [
     # San Antonio: takes TRICARE by its flag alone, lists no insurer by name.
@@ -42,17 +37,8 @@ def one(db_path, sql):
 
 @pytest.fixture(scope="module")
 def get(db_path):
-    loop = asyncio.new_event_loop()
-    ds = Datasette(immutables=[str(db_path)], metadata=METADATA, plugins_dir=str(ROOT / "plugins"),
-                   template_dir=str(ROOT / "templates"))
-    loop.run_until_complete(ds.invoke_startup())
-
-    def get(path):
-        response = loop.run_until_complete(ds.client.get(path))
-        assert response.status_code == 200, (path, response.status_code)
-        return response
-    yield get
-    loop.close()
+    with pages(db_path) as get:
+        yield get
 
 
 CHEYENNE = "zip=82001&insurer=bcbs&condition=treatment_resistant_depression"
