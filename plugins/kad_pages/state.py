@@ -121,7 +121,8 @@ async def state(datasette, code, args):
         "title": f"{st['name']}: your rights and rules",
         "description": f"{st['name']}: how to appeal an insurer's denial of ketamine or Spravato treatment and ask "
                        f"for external review, with deadlines; step therapy, prior authorization and Medicaid rules; "
-                       f"and the {len(clinics)} clinic{'' if len(clinics) == 1 else 's'} the directory lists there.",
+                       f"and the {clinic_pages['total']} clinic{'' if clinic_pages['total'] == 1 else 's'} "
+                       "the directory lists there.",
         "state": {"code": code, "name": st["name"]},
         "contacts": state_contacts(st, links),
         "groups": groups,
