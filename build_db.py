@@ -324,7 +324,8 @@ class Build:
     # -- finishing -----------------------------------------------------------------------------
 
     def finish(self, db):
-        db.execute("UPDATE states SET clinic_count = (SELECT count(*) FROM clinics WHERE clinics.state = states.code)")
+        db.execute("UPDATE states SET clinic_count = (SELECT count(*) FROM clinics "
+                   "WHERE clinics.state = states.code AND reported_closed = 0)")
         prices.write_price_stats(db)
         for columns in CLINIC_INDEXES:
             db["clinics"].create_index(columns)

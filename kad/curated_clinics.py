@@ -78,7 +78,8 @@ class Changes:
 
     def apply(self, line):
         """The line with every change matching it applied, and those changes."""
-        matching = self.by_key.get((line.get("name"), line.get("website")), []) if isinstance(line, dict) else []
+        key = (line.get("name"), line.get("website"))
+        matching = self.by_key.get(key, []) if all(isinstance(v, (str, type(None))) for v in key) else []
         if not matching:
             return line, []
         line = dict(line)

@@ -39,7 +39,7 @@ def leftovers(folder):
 
 def start_build(folder):
     return subprocess.Popen([sys.executable, "build_db.py", "--db", str(folder / "ketamine.db"),
-                             "--feeds", str(folder / "feeds"), "--seed", str(SEED)],
+                             "--feeds", str(folder / "feeds"), "--clinics", str(SEED)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

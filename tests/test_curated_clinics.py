@@ -8,15 +8,15 @@ import pytest
 
 from build_db import Build
 from kad import curated_clinics, normalise, vocab
-from kad.clinics import Report, read_jsonl
+from kad.records import Report, read_jsonl
 
 SEED = [line for _, line in read_jsonl(curated_clinics.SEED, Report())]
 GATHERED = [line for _, line in read_jsonl(curated_clinics.GATHERED, Report())]
 CHANGES = [line for _, line in read_jsonl(curated_clinics.CHANGES, Report())]
 LINES = [*SEED, *GATHERED]
 CHANGED = list(curated_clinics.curated_lines())  # every line with its changes applied
-RECORDS = [curated_clinics.curated_record(line, curated_clinics.Changes.load(curated_clinics.CHANGES, Report()))
-           for line in LINES]
+_CHANGES = curated_clinics.Changes.load(curated_clinics.CHANGES, Report())
+RECORDS = [curated_clinics.curated_record(line, "curated", Report(), _CHANGES) for line in LINES]
 
 
 def label(line):

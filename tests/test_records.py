@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from kad import clinics, normalise, records
+from kad import clinics, curated_clinics, normalise, records
 from kad.records import KINDS, Report
 
 settings.register_profile("kad", database=None, derandomize=True, deadline=None,
@@ -193,13 +193,14 @@ def test_a_feed_line_that_is_not_an_object_is_dropped_and_reported(value):
 @settings(max_examples=100)
 @given(data=st.data())
 def test_the_build_path_of_a_clinic_never_raises(data):
-    """Seed conversion, checks, vocabularies, merge keys and the merge of one location."""
+    """Curated-line conversion, checks, vocabularies, merge keys and the merge of one location."""
     record, hostile = data.draw(with_hostile_fields(records.CLINIC))
     seed_row = data.draw(st.dictionaries(st.sampled_from(["name", "city", "state", "insurance", "prices_usd",
                                                           "notes", "source_urls", "treatments"]),
                                          json_values | hostile_text))
     report = Report()
-    for raw, where in ((clinics.seed_record(seed_row, "seed:1", report), "seed:1"), ({**record, **hostile}, "feed:1")):
+    curated = curated_clinics.curated_record(seed_row, "seed:1", report)
+    for raw, where in ((curated, "seed:1"), ({**record, **hostile}, "feed:1")):
         cleaned = clinics.clean_record(raw, where, report)
         if cleaned is not None:
             cleaned["fetched_by"] = "clinic_site"
