@@ -79,3 +79,19 @@ def test_va_medical_center_is_labelled_on_cards_and_its_page(get):
     assert (card["facility_kind"], card["facility_label"]) == ("va_medical_center", LABEL)
     assert LABEL in text_of(get("/clinic/site/synthetic-va-center"))
     assert LABEL in text_of(get("/state/TX"))
+
+
+def test_a_veteran_searching_for_va_care_finds_the_va_medical_center(get):
+    page = get("/search.json?zip=78701&insurer=va-community-care").json()
+    assert names(page["results"]) == {"Synthetic VA Center"}
+
+
+def test_the_near_zip_query_finds_the_va_medical_center_for_va_care(get):
+    rows = get("/ketamine/clinics_near_zip.json?zip=78701&miles=25&insurer=VA+Community+Care&condition=&treatment="
+               "&_shape=objects").json()["rows"]
+    assert {row["name"] for row in rows} == {"Synthetic VA Center"}
+
+
+def test_a_va_medical_center_is_not_shown_for_another_insurer(get):
+    page = get("/search.json?zip=78701&insurer=aetna").json()
+    assert "Synthetic VA Center" not in names(page["results"])

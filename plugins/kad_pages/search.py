@@ -21,11 +21,14 @@ TREATMENT_CHOICES = (("", "Any treatment"), ("iv_ketamine", "IV ketamine"),
                      ("esketamine_spravato", "Spravato (esketamine)"))
 
 # The canned query's insurer and condition tests, plus treatment, for lists that are not "near".
+# A veteran asking for VA care is also shown VA medical centers: the VA runs them itself.
 FILTERS_SQL = """
   and (:insurer = '' or exists (
     select 1 from clinic_insurers join insurers on insurers.id = clinic_insurers.insurer_id
     where clinic_insurers.clinic_id = clinics.id and :insurer in (insurers.id, insurers.name)
-      and (:confirmed = '' or clinic_insurers.network_status in ('agrees', 'payer_only'))))
+      and (:confirmed = '' or clinic_insurers.network_status in ('agrees', 'payer_only')))
+    or clinics.facility_kind = 'va_medical_center' and exists (
+      select 1 from insurers where insurers.kind = 'va' and :insurer in (insurers.id, insurers.name)))
   and (:condition = '' or exists (
     select 1 from clinic_conditions
     where clinic_conditions.clinic_id = clinics.id and clinic_conditions.condition_id = :condition))
