@@ -93,19 +93,6 @@ def _vocabularies():
     return treatments, conditions, insurer_names
 
 
-def _npi(number):
-    """A valid NPI (Luhn check digit over the 80840 prefix) from a 9-digit number."""
-    body = f"{number:09d}"
-    digits = [int(d) for d in "80840" + body]
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 0:  # the check digit is not there yet: double the rightmost
-            digit *= 2
-            digit = digit - 9 if digit > 9 else digit
-        total += digit
-    return body + str((10 - total % 10) % 10)
-
-
 def _phone(rng, area_code=None, number=None):
     area_code = area_code or rng.choice(area_codes())
     number = number if number is not None else rng.randrange(100, 200)
@@ -216,7 +203,8 @@ def records(count, seed=0):
             if in_us(*point):
                 extra["latitude"], extra["longitude"] = point
         if rng.random() < NPI_SHARE:
-            extra["npi"] = _npi(100_000_000 + seed * 1_000_003 % 800_000_000 + index)
+            body = f"{100_000_000 + seed * 1_000_003 % 800_000_000 + index:09d}"
+            extra["npi"] = body + normalise.npi_check_digit(body)
         phone, area_code, number = _phone(rng) if rng.random() < 0.9 else (None, None, None)
         recent.append({"slug": slug, "name": name, "place": place, "street": street, "spelling": spelling,
                        "phone": phone, "area_code": area_code, "number": number})

@@ -11,7 +11,7 @@ import io
 import random
 import zipfile
 
-from kad import DATA
+from kad import DATA, normalise
 
 MAIN_NAME = "npidata_pfile_20050523-20261109.csv"
 LOCATIONS_NAME = "pl_pfile_20050523-20261109.csv"
@@ -68,15 +68,8 @@ ENDPOINTS_HEADER = ["NPI", "Endpoint Type", "Endpoint Type Description", "Endpoi
 
 
 def npi_with_check_digit(base9):
-    """A 10-digit NPI whose last digit makes the Luhn check (with prefix 80840) pass."""
-    digits = [int(d) for d in "80840" + base9]
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 0:
-            digit *= 2
-            digit = digit - 9 if digit > 9 else digit
-        total += digit
-    return base9 + str((10 - total % 10) % 10)
+    """A 10-digit NPI: the nine digits given and their check digit."""
+    return base9 + normalise.npi_check_digit(base9)
 
 
 def main_row(header_index, **values):

@@ -131,16 +131,19 @@ def npi(value):
         return None
     if not re.fullmatch(r"\d{10}", text):
         raise ValueError(f"an NPI has 10 digits: {text!r}")
-    digits = [int(d) for d in "80840" + text]
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 1:
-            digit *= 2
-            digit = digit - 9 if digit > 9 else digit
-        total += digit
-    if total % 10:
+    if text[-1] != npi_check_digit(text[:9]):
         raise ValueError(f"NPI check digit is wrong: {text}")
     return text
+
+
+def npi_check_digit(first_nine):
+    """The Luhn check digit of an NPI's first nine digits, over the card-issuer prefix 80840."""
+    total = 0
+    for position, digit in enumerate(int(d) for d in reversed("80840" + first_nine)):
+        if position % 2 == 0:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return str((10 - total % 10) % 10)
 
 
 _STREET_PARTS = (
