@@ -208,39 +208,56 @@ def compute_status(db):
       for that state;
     * payer_only: the insurer's data lists the clinic, the clinic does not name the insurer (a row
       is added to clinic_insurers).
+
+    Each is read from small keyed tables made once (what the clinics say, what the payers list,
+    which directories were read for which state), never by scanning network_evidence per row, so
+    the cost grows with the rows, not with their square.
     """
-    ladder = json.dumps(LADDER)
     payer_side, clinic_side = json.dumps(PAYER_SIDE), json.dumps(CLINIC_SIDE)
-    listed = f"""SELECT clinic_id, insurer_id,
-                   max(CASE WHEN coalesce(json_extract(detail, '$.active'), 1) != 0
-                             AND coalesce(json_extract(detail, '$.accepting_new_patients'), '') != 'nopt'
-                            THEN 1 ELSE 0 END) AS active
-                 FROM network_evidence WHERE clinic_id IS NOT NULL
-                   AND evidence IN (SELECT value FROM json_each('{payer_side}')) GROUP BY clinic_id, insurer_id"""
-    db.execute(f"""INSERT OR IGNORE INTO clinic_insurers (clinic_id, insurer_id)
-                   SELECT clinic_id, insurer_id FROM ({listed})""")
-    db.execute(f"""UPDATE clinic_insurers SET network_status = (
-        WITH says AS (SELECT EXISTS (SELECT 1 FROM network_evidence e WHERE e.clinic_id = clinic_insurers.clinic_id
-                        AND e.insurer_id = clinic_insurers.insurer_id
-                        AND e.evidence IN (SELECT value FROM json_each('{clinic_side}'))) AS yes),
-             payer AS (SELECT active FROM ({listed}) l WHERE l.clinic_id = clinic_insurers.clinic_id
-                        AND l.insurer_id = clinic_insurers.insurer_id),
-             read AS (SELECT EXISTS (SELECT 1 FROM network_evidence e, clinics c
-                        WHERE c.id = clinic_insurers.clinic_id AND e.insurer_id = clinic_insurers.insurer_id
-                          AND e.state = c.state AND e.evidence IN ('marketplace_directory', 'payer_directory')) AS yes)
-        SELECT CASE
-          WHEN NOT (SELECT yes FROM says) THEN 'payer_only'
-          WHEN (SELECT active FROM payer) = 1 THEN 'agrees'
-          WHEN (SELECT active FROM payer) = 0 THEN 'conflict'
-          WHEN (SELECT yes FROM read) THEN 'clinic_only'
-          ELSE 'clinic_only_unchecked' END)""")
-    # The strongest evidence of each pair, with its source and date.
-    db.execute(f"""UPDATE clinic_insurers SET (evidence, source_url, retrieved_at) = (
-        SELECT e.evidence, e.source_url, e.retrieved_at FROM network_evidence e
-        WHERE e.clinic_id = clinic_insurers.clinic_id AND e.insurer_id = clinic_insurers.insurer_id
-        ORDER BY json_extract('{ladder}', '$.' || e.evidence) DESC, e.retrieved_at DESC, e.id LIMIT 1)
-        WHERE EXISTS (SELECT 1 FROM network_evidence e WHERE e.clinic_id = clinic_insurers.clinic_id
-                      AND e.insurer_id = clinic_insurers.insurer_id)""")
+    directories = json.dumps(DIRECTORIES)
+    db.executescript(f"""
+        DROP TABLE IF EXISTS temp.clinic_says;
+        DROP TABLE IF EXISTS temp.payer_lists;
+        DROP TABLE IF EXISTS temp.directory_read;
+        CREATE TEMP TABLE clinic_says (clinic_id, insurer_id, PRIMARY KEY (clinic_id, insurer_id)) WITHOUT ROWID;
+        INSERT OR IGNORE INTO clinic_says SELECT clinic_id, insurer_id FROM network_evidence
+          WHERE clinic_id IS NOT NULL AND evidence IN (SELECT value FROM json_each('{clinic_side}'));
+        CREATE TEMP TABLE payer_lists (clinic_id, insurer_id, active,
+                                       PRIMARY KEY (clinic_id, insurer_id)) WITHOUT ROWID;
+        INSERT INTO payer_lists SELECT clinic_id, insurer_id,
+            max(CASE WHEN coalesce(json_extract(detail, '$.active'), 1) != 0
+                      AND coalesce(json_extract(detail, '$.accepting_new_patients'), '') != 'nopt'
+                     THEN 1 ELSE 0 END)
+          FROM network_evidence WHERE clinic_id IS NOT NULL
+            AND evidence IN (SELECT value FROM json_each('{payer_side}')) GROUP BY clinic_id, insurer_id;
+        CREATE TEMP TABLE directory_read (insurer_id, state, PRIMARY KEY (insurer_id, state)) WITHOUT ROWID;
+        INSERT OR IGNORE INTO directory_read SELECT insurer_id, state FROM network_evidence
+          WHERE evidence IN (SELECT value FROM json_each('{directories}')) AND state IS NOT NULL;
+        INSERT OR IGNORE INTO clinic_insurers (clinic_id, insurer_id) SELECT clinic_id, insurer_id FROM payer_lists;
+        UPDATE clinic_insurers SET network_status = CASE
+          WHEN NOT EXISTS (SELECT 1 FROM clinic_says s WHERE s.clinic_id = clinic_insurers.clinic_id
+                             AND s.insurer_id = clinic_insurers.insurer_id) THEN 'payer_only'
+          WHEN (SELECT active FROM payer_lists p WHERE p.clinic_id = clinic_insurers.clinic_id
+                  AND p.insurer_id = clinic_insurers.insurer_id) = 1 THEN 'agrees'
+          WHEN (SELECT active FROM payer_lists p WHERE p.clinic_id = clinic_insurers.clinic_id
+                  AND p.insurer_id = clinic_insurers.insurer_id) = 0 THEN 'conflict'
+          WHEN EXISTS (SELECT 1 FROM directory_read d, clinics c WHERE c.id = clinic_insurers.clinic_id
+                         AND d.insurer_id = clinic_insurers.insurer_id AND d.state = c.state) THEN 'clinic_only'
+          ELSE 'clinic_only_unchecked' END;
+        DROP TABLE temp.clinic_says;
+        DROP TABLE temp.payer_lists;
+        DROP TABLE temp.directory_read;
+    """)
+    # The strongest evidence of each pair, with its source and date: one sort of every row.
+    ladder = json.dumps(LADDER)
+    db.execute(f"""UPDATE clinic_insurers SET (evidence, source_url, retrieved_at) =
+        (strongest.evidence, strongest.source_url, strongest.retrieved_at)
+        FROM (SELECT clinic_id, insurer_id, evidence, source_url, retrieved_at,
+                     row_number() OVER (PARTITION BY clinic_id, insurer_id ORDER BY
+                       json_extract('{ladder}', '$.' || evidence) DESC, retrieved_at DESC, id) AS place
+              FROM network_evidence WHERE clinic_id IS NOT NULL) AS strongest
+        WHERE strongest.place = 1 AND strongest.clinic_id = clinic_insurers.clinic_id
+          AND strongest.insurer_id = clinic_insurers.insurer_id""")
     db.conn.commit()
 
 
