@@ -26,7 +26,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlite_utils
-import yaml
 from tqdm import tqdm
 
 from kad import DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, prices, records, tempfiles

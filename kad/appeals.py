@@ -18,9 +18,7 @@ A row or program outside its vocabulary, or without sources, is reported and lef
 
 import re
 
-import yaml
-
-from kad import CURATED, laws, normalise, vocab
+from kad import CURATED, laws, load_yaml, normalise, read_yaml, vocab
 
 APPEAL_PATHS = CURATED / "appeal_paths.yml"
 INSURER_KINDS = {"commercial", "medicare", "medicaid", "tricare", "va"}
@@ -46,7 +44,7 @@ PATH_COLUMNS = {"id": str, "program": str, "state": str, "track": str, "step": i
 
 def load_appeal_paths(db, report, record_source, path=APPEAL_PATHS):
     """appeal_programs and appeal_paths from the curated file."""
-    data = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None) or {}
+    data = read_yaml(path) or {}
     db["appeal_programs"].create(PROGRAM_COLUMNS, pk="id",
                                  foreign_keys=[("coverage_insurer_id", "insurers", "id"),
                                                ("coverage_state_law_topic", "state_law_topics", "topic")])
@@ -88,7 +86,7 @@ def path_id(row):
 
 def federal_rule_ids():
     path = CURATED / "federal_rules.yml"
-    return {row["id"] for row in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])}
+    return {row["id"] for row in (load_yaml(path.read_text(encoding="utf-8")) or [])}
 
 
 def program_problem(program):

@@ -24,9 +24,7 @@ crawl and the build agree on them.
 import json
 import re
 
-import yaml
-
-from kad import CURATED, curated_clinics, normalise, records
+from kad import CURATED, curated_clinics, normalise, read_yaml, records
 from kad.records import BILL_STATUSES
 
 FLAGGED_TABLES = ("state_laws", "federal_rules", "insurer_policies", "appeal_paths", "clinics", "states")
@@ -59,21 +57,17 @@ def cited_urls(curated=CURATED):
     their changes), each once, sorted."""
     rows = []
     for path in sorted((curated / "state_laws").glob("*.yml")):
-        rows.extend((_yaml(path) or {}).get("rows") or [])
+        rows.extend((read_yaml(path) or {}).get("rows") or [])
     for name in ("federal_rules.yml", "insurer_policies.yml", "states.yml", "bills.yml"):
-        rows.extend(_yaml(curated / name) or [])
-    appeal_paths = _yaml(curated / "appeal_paths.yml") or {}
+        rows.extend(read_yaml(curated / name) or [])
+    appeal_paths = read_yaml(curated / "appeal_paths.yml") or {}
     rows.extend([*(appeal_paths.get("programs") or []), *(appeal_paths.get("rows") or [])])
-    rows.extend((_yaml(curated / "insurers.yml") or {}).get("insurers") or [])
+    rows.extend((read_yaml(curated / "insurers.yml") or {}).get("insurers") or [])
     urls = {url for row in rows for key in ("sources", "contact_sources") for url in row.get(key) or []}
     for line in curated_clinics.curated_lines(curated):
         if isinstance(line.get("source_urls"), list):
             urls.update(line["source_urls"])
     return sorted(url for url in urls if isinstance(url, str))
-
-
-def _yaml(path):
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 # -- reading a feed ------------------------------------------------------------------------------
@@ -181,7 +175,7 @@ def curated_bills(path, report):
     """The rows of data/curated/bills.yml that pass their checks, keyed by bill_key; the others
     are reported with their row number and left out."""
     rows = {}
-    for number, row in enumerate(_yaml(path) or [], 1):
+    for number, row in enumerate(read_yaml(path) or [], 1):
         problem = _curated_bill_problem(row)
         if problem:
             report.problem(f"{path.relative_to(path.parents[1])} row {number}", f"left out: {problem}", "bill_invalid")

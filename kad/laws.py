@@ -5,9 +5,7 @@ All of it is hand-checked data from data/curated/; each row keeps its sources. A
 is outside its vocabulary is reported and left out rather than published wrong.
 """
 
-import yaml
-
-from kad import CURATED, normalise, vocab
+from kad import CURATED, normalise, read_yaml, vocab
 
 STATE_LAW_VALUES = {
     "external_review_process": {"state", "hhs_federal", "mixed", "unknown"},
@@ -29,10 +27,6 @@ COVERAGE = {"covered", "covered_with_criteria", "experimental", "not_medically_n
 ROW_COLUMNS = {"sources": str, "retrieved_at": str, "verified": int, "needs_review": int, "note": str}
 # Whose limit a state_laws figure is; a state that runs no review of its own gets the federal process's.
 BASES = {"state_law", "federal_process"}
-
-
-def _yaml(path):
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 # Whether an insurer's plans are Federal Employees Health Benefits plans: all of them ("only"),
@@ -61,7 +55,7 @@ def load_reference(db, report, record_source):
         for url in entry.get("sources", []):
             record_source(url, "insurer_reference", "curated", entry.get("retrieved_at"))
     path = CURATED / "states.yml"
-    curated = {row["code"]: row for row in _yaml(path) or []}
+    curated = {row["code"]: row for row in read_yaml(path) or []}
     db["states"].create({"code": str, "name": str, "fips": str, "insurance_department": str,
                          "insurance_department_url": str, "consumer_assistance_url": str,
                          "external_review": str, "clinic_count": int, "note": str, "sources": str,
@@ -107,7 +101,7 @@ def load_policy_data(db, report, record_source):
                              "citation": str, "effective_date": str, **ROW_COLUMNS}, pk="id",
                             foreign_keys=[("topic", "state_law_topics", "topic")])
     for path in sorted((CURATED / "state_laws").glob("*.yml")):
-        data = _yaml(path)
+        data = read_yaml(path)
         topic = data["topic"]
         db["state_law_topics"].insert({k: data.get(k) for k in ("topic", "question", "values", "searched")})
         db["state_laws"].insert_all(
@@ -120,7 +114,7 @@ def load_policy_data(db, report, record_source):
     db["federal_rules"].create({"id": str, "topic": str, "value": str, "summary": str, "citation": str,
                                 "effective_date": str, **ROW_COLUMNS}, pk="id")
     path = CURATED / "federal_rules.yml"
-    db["federal_rules"].insert_all(curated_rows(_yaml(path) or [], path, report, record_source, "federal_rule",
+    db["federal_rules"].insert_all(curated_rows(read_yaml(path) or [], path, report, record_source, "federal_rule",
                                          lambda row: None, lambda row: {}))
 
     db["insurer_policies"].create({"id": str, "insurer_id": str, "market": str, "state": str,
@@ -130,7 +124,7 @@ def load_policy_data(db, report, record_source):
                                   foreign_keys=[("insurer_id", "insurers", "id"), ("treatment", "treatments", "id"),
                                                 ("condition", "conditions", "id")])
     path = CURATED / "insurer_policies.yml"
-    db["insurer_policies"].insert_all(curated_rows(_yaml(path) or [], path, report, record_source, "insurer_policy",
+    db["insurer_policies"].insert_all(curated_rows(read_yaml(path) or [], path, report, record_source, "insurer_policy",
                                             _policy_problem, _policy_keys), replace=True)
 
 

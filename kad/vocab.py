@@ -9,9 +9,7 @@ only, and "Aetna Medicare Advantage" gives Aetna only (the plan-type phrase is c
 import functools
 import re
 
-import yaml
-
-from kad import CURATED
+from kad import CURATED, load_yaml
 
 
 def _words(text):
@@ -62,7 +60,7 @@ class Vocabulary:
 
 
 def _load(filename):
-    return yaml.safe_load((CURATED / filename).read_text(encoding="utf-8"))
+    return load_yaml((CURATED / filename).read_text(encoding="utf-8"))
 
 
 @functools.cache
