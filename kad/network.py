@@ -79,7 +79,14 @@ def add_evidence(db, rows, report=None, where="network evidence"):
     the same source is stored once; a row that fails `evidence_problem` is reported and left out.
     Rows without a clinic_id are joined to clinics by NPI. Returns how many rows were added."""
     create_tables(db)
-    good = []
+    before = db["network_evidence"].count
+    db["network_evidence"].insert_all(_good_evidence(rows, report, where), ignore=True, batch_size=1000)
+    link_clinics(db)
+    return db["network_evidence"].count - before
+
+
+def _good_evidence(rows, report, where):
+    """The rows add_evidence stores, one at a time (a generator keeps the build's memory flat)."""
     for number, row in enumerate(rows, 1):
         problem = evidence_problem(row)
         if problem:
@@ -90,11 +97,7 @@ def add_evidence(db, rows, report=None, where="network evidence"):
         out["plan_ids"] = json.dumps(list(row.get("plan_ids") or []))
         out["detail"] = json.dumps(row.get("detail") or {}, sort_keys=True)
         out["id"] = row["evidence"] + ":" + hashlib.sha1(json.dumps(out, sort_keys=True).encode()).hexdigest()[:16]
-        good.append(out)
-    before = db["network_evidence"].count
-    db["network_evidence"].insert_all(good, ignore=True, batch_size=1000)
-    link_clinics(db)
-    return db["network_evidence"].count - before
+        yield out
 
 
 def link_clinics(db):
@@ -120,7 +123,7 @@ def feed_evidence(record):
 
 def clinic_side_evidence(db):
     """What the clinics say (clinic_insurers from their own pages or hand-checked research)."""
-    for row in db.execute_returning_dicts(
+    for row in db.query(
             "SELECT ci.clinic_id, ci.insurer_id, ci.evidence, ci.source_url, ci.retrieved_at, c.npi, c.state "
             "FROM clinic_insurers ci JOIN clinics c ON c.id = ci.clinic_id ORDER BY ci.clinic_id, ci.insurer_id"):
         yield {**row, "network": None, "plan_ids": [], "detail": {}}
@@ -176,7 +179,7 @@ def _matches(record, by_source, by_state):
 
 def load_evidence(db, feeds_dir, report, note_input, record_source):
     """network_evidence from the clinic side and the payer feeds."""
-    add_evidence(db, list(clinic_side_evidence(db)), report, "clinic_insurers")
+    add_evidence(db, clinic_side_evidence(db), report, "clinic_insurers")
     for name in NETWORK_FEEDS:
         path = feeds_dir / f"{name}.jsonl"
         if not path.exists():
