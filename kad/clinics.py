@@ -94,7 +94,8 @@ def merge_group(records, clinic_id=None):
                 "latitude", "longitude", *PRICE_FIELDS, *FLAG_FIELDS, "notes"):
         values = [(r.get(key), r) for r in records if r.get(key) is not None and r.get(key) != ""]
         row[key] = values[0][0] if values else None
-        if key in CHECKED_FIELDS and len({_comparable(key, v) for v, _ in values}) > 1:
+        # Only two values can disagree: a lone value skips _comparable (a street address parse).
+        if key in CHECKED_FIELDS and len(values) > 1 and len({_comparable(key, v) for v, _ in values}) > 1:
             conflicts.append({"field": key, "values": [{"value": v, "sources": r["sources"]}
                                                        for v, r in values]})
     legal_names = [r["name"] for r in records if r["fetched_by"] == "nppes"]
