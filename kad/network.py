@@ -136,14 +136,16 @@ def load_npi_matches(db, feeds_dir, report, note_input, record_source):
     create_tables(db)
     db.execute("INSERT OR IGNORE INTO clinic_npis SELECT id, npi, 'record', 1.0, "
                "(SELECT value FROM json_each(clinics.sources) LIMIT 1), retrieved_at FROM clinics WHERE npi IS NOT NULL")
+    feeds = [feeds_dir / f"{name}.jsonl" for name in NPI_FEEDS]
+    if not any(path.exists() for path in feeds):  # every clinic in memory only to match NPPES lines
+        return
     by_source = {source_id: clinic_id for clinic_id, source_id in db.execute(
         "SELECT clinics.id, each.value FROM clinics, json_each(clinics.source_ids) AS each")}
     by_state = {}
     for row in db.execute_returning_dicts("SELECT id, name, street, city, state, postal_code, phone FROM clinics"):
         by_state.setdefault(row["state"], []).append(row)
     best = {}
-    for name in NPI_FEEDS:
-        path = feeds_dir / f"{name}.jsonl"
+    for name, path in zip(NPI_FEEDS, feeds):
         if not path.exists():
             continue
         read = loaded = 0
