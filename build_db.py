@@ -323,11 +323,12 @@ class Build:
     # -- finishing -----------------------------------------------------------------------------
 
     def finish(self, db):
+        for columns in CLINIC_INDEXES:
+            db["clinics"].create_index(columns)
+        # After the indexes: each state's count reads the state index, not the whole clinics table.
         db.execute("UPDATE states SET clinic_count = (SELECT count(*) FROM clinics "
                    "WHERE clinics.state = states.code AND reported_closed = 0)")
         prices.write_price_stats(db)
-        for columns in CLINIC_INDEXES:
-            db["clinics"].create_index(columns)
         # network_status beside insurer_id: the insurers facet (plugins/facets.py) counts from the index alone.
         for table, columns in (("clinic_insurers", ["insurer_id", "network_status"]),
                                ("clinic_conditions", ["condition_id"]), ("clinic_treatments", ["treatment_id"])):

@@ -23,6 +23,7 @@ import hashlib
 import json
 
 from kad import npi_match, normalise, vocab
+from kad.bulk import insert_rows
 from kad.records import KINDS, NETWORK, NPI, read_jsonl
 
 # Weakest to strongest (docs/data-contract.md); the two payer directories weigh the same.
@@ -80,7 +81,7 @@ def add_evidence(db, rows, report=None, where="network evidence"):
     Rows without a clinic_id are joined to clinics by NPI. Returns how many rows were added."""
     create_tables(db)
     before = db["network_evidence"].count
-    db["network_evidence"].insert_all(_good_evidence(rows, report, where), ignore=True, batch_size=1000)
+    insert_rows(db, "network_evidence", _good_evidence(rows, report, where), "OR IGNORE")
     link_clinics(db)
     return db["network_evidence"].count - before
 
