@@ -29,6 +29,7 @@ import sqlite_utils
 from tqdm import tqdm
 
 from kad import DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, prices, records, tempfiles
+from kad.bulk import insert_rows
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -168,7 +169,7 @@ class Build:
                            **clinics.merge_keys(record), "record": json.dumps(record)}
                 self.note_input(path, read, loaded)
 
-        staging["records"].insert_all(staged(), batch_size=1000)
+        insert_rows(staging, "records", staged())
         # One site naming two street addresses in one city has two locations there: its records
         # with a street are joined by the address, not by the site.
         staging.execute("UPDATE records SET site_key = NULL WHERE address_key IS NOT NULL AND site_key IN "
@@ -244,14 +245,14 @@ class Build:
                 self.precision[key] = self.precision.get(key, 0) + 1
                 links.extend(insurer_links)
                 if len(links) >= 1000:
-                    db["clinic_insurers"].insert_all(links)
+                    insert_rows(db, "clinic_insurers", links)
                     links.clear()
                 if len(self._pending_sources) >= 5000:  # keeps the build's memory flat
                     self.flush_sources(db)
                 yield row
 
-        db["clinics"].insert_all(clinic_rows(), batch_size=500)
-        db["clinic_insurers"].insert_all(links)
+        insert_rows(db, "clinics", clinic_rows())
+        insert_rows(db, "clinic_insurers", links)
         for table, column in (("clinic_conditions", "conditions"), ("clinic_treatments", "treatments")):
             target = column[:-1] + "_id"
             db[table].create({"clinic_id": str, target: str}, pk=("clinic_id", target),
