@@ -52,6 +52,9 @@ CLINIC_COLUMNS = {
 }
 # The keys records of one location share (kad.clinics.merge_keys).
 MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key", "site_key")
+# A build writes a new file that nothing else reads until it is renamed: no journal, no syncs
+# (bench/builds.py gives its raw-insert baseline the same).
+PRAGMAS = ("journal_mode = OFF", "synchronous = OFF")
 CLINIC_INDEXES = (["state"], ["ketamine_insurance"], ["spravato_insurance"], ["postal_code"],
                   ["npi"], ["latitude", "longitude"], ["needs_review"], ["name"], ["geocode_precision"],
                   ["facility_kind"])
@@ -96,8 +99,8 @@ class Build:
             db = sqlite_utils.Database(temp_path)
             staging = sqlite_utils.Database(staging_path)
             for connection in (db.conn, staging.conn):
-                connection.execute("PRAGMA journal_mode = OFF")
-                connection.execute("PRAGMA synchronous = OFF")
+                for pragma in PRAGMAS:
+                    connection.execute(f"PRAGMA {pragma}")
             try:
                 self.build(db, staging)
                 with self.step("Checking the new database"):

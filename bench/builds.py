@@ -64,16 +64,19 @@ def _child_raw_insert(feed, db, result_path):
     """Runs in the subprocess: the feed's rows inserted as they are, with the build's pragmas."""
     import sqlite_utils
 
+    from build_db import PRAGMAS
+
     database = sqlite_utils.Database(db)
-    database.conn.execute("PRAGMA journal_mode = OFF")
-    database.conn.execute("PRAGMA synchronous = OFF")
+    for pragma in PRAGMAS:
+        database.conn.execute(f"PRAGMA {pragma}")
     started = time.perf_counter()
     with open(feed, encoding="utf-8") as lines:
         database["records"].insert_all((json.loads(line) for line in lines), batch_size=RAW_BATCH_SIZE)
     seconds = time.perf_counter() - started
     rows = database["records"].count
     database.close()
-    Path(result_path).write_text(json.dumps({"seconds": seconds, "rows": rows, "peak_kb": _rss_kb("VmHWM")}))
+    Path(result_path).write_text(json.dumps({"seconds": seconds, "rows": rows, "peak_kb": _rss_kb("VmHWM"),
+                                             "pragmas": PRAGMAS}))
 
 
 def _run_child(arguments, what):

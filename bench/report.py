@@ -170,8 +170,8 @@ def build_section(m):
     if m.get("raw"):
         raw = m["raw"]
         lines += ["", f"Baseline for speed (`bench/builds.py raw_insert`): the same {raw['rows']:,} feed lines parsed and "
-                  f"inserted with sqlite-utils `insert_all` (batch size {raw['batch_size']:,}, journal_mode OFF, "
-                  f"synchronous OFF, as the build) in {_f(raw['seconds'], 2)} s: {_f(raw['rows_per_second'], 0)} rows/s, "
+                  f"inserted with sqlite-utils `insert_all` (batch size {raw['batch_size']:,}; "
+                  f"{', '.join(raw['pragmas'])}, as the build) in {_f(raw['seconds'], 2)} s: {_f(raw['rows_per_second'], 0)} rows/s, "
                   f"peak RSS {_f(raw['peak_mb'])} MB."]
     lines += ["", "Where the build's time goes (seconds per step):", "",
               "| Step | " + " | ".join(f"{b['size']:,}" for b in builds) + " |",
