@@ -94,11 +94,18 @@ def _good_evidence(rows, report, where):
             if report:
                 report.problem(f"{where} {number}", f"dropped: {problem}", "network_evidence_invalid")
             continue
-        out = {key: row.get(key) for key in EVIDENCE_COLUMNS if key != "id"}
-        out["plan_ids"] = json.dumps(list(row.get("plan_ids") or []))
-        out["detail"] = json.dumps(row.get("detail") or {}, sort_keys=True)
-        out["id"] = row["evidence"] + ":" + hashlib.sha1(json.dumps(out, sort_keys=True).encode()).hexdigest()[:16]
+        out = {key: row.get(key) for key in _ROW_KEYS}
+        # Most rows (every clinic-side one) have neither: their JSON is known without encoding.
+        plan_ids, detail = row.get("plan_ids"), row.get("detail")
+        out["plan_ids"] = _json(list(plan_ids)) if plan_ids else "[]"
+        out["detail"] = _sorted_json(detail) if detail else "{}"
+        out["id"] = row["evidence"] + ":" + hashlib.sha1(_sorted_json(out).encode()).hexdigest()[:16]
         yield out
+
+
+_ROW_KEYS = tuple(key for key in EVIDENCE_COLUMNS if key != "id")
+_json = json.JSONEncoder().encode
+_sorted_json = json.JSONEncoder(sort_keys=True).encode
 
 
 def link_clinics(db):
