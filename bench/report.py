@@ -149,7 +149,7 @@ def build_section(m):
     own = lambda b: b["peak_mb"] - b["setup_mb"]
     lines = [
         "", "## Build (`build_db.Build`, empty seed, one `clinic_site.jsonl` feed, a fresh subprocess each)", "",
-        f"Baseline: the {smallest['size']:,}-row build. Peak RSS is the child's own `ru_maxrss` (os.wait4);",
+        f"Baseline: the {smallest['size']:,}-row build. Peak RSS is the child's own VmHWM (not ru_maxrss, which keeps the forking parent's size);",
         "\"before build\" is the peak once `Build()` is set up (imports, ZIP table, vocabularies), so the",
         "difference is what the build itself holds.", "",
         "\"Marginal ms/record\" is the extra time per extra record since the previous size (fixed costs",
