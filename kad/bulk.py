@@ -11,6 +11,7 @@ them, a missing key NULL, and a key the table does not have refused, as sqlite-u
 import json
 
 _json = json.JSONEncoder(default=repr, ensure_ascii=False).encode
+_ENCODED = (list, dict, tuple)
 
 
 def insert_rows(db, table, rows, conflict=""):
@@ -25,11 +26,7 @@ def insert_rows(db, table, rows, conflict=""):
         for row in rows:
             if not known.issuperset(row):
                 raise ValueError(f"{table} has no column {sorted(set(row) - known)}")
-            yield [_encoded(row.get(column)) for column in columns]
+            yield [_json(value) if isinstance(value, _ENCODED) else value for value in map(row.get, columns)]
 
     db.conn.executemany(sql, values())
     db.conn.commit()
-
-
-def _encoded(value):
-    return _json(value) if isinstance(value, (list, dict, tuple)) else value
