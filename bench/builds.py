@@ -17,16 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+from bench import own_peak_rss_kb
+
 ROOT = Path(__file__).resolve().parent.parent
 RAW_BATCH_SIZE = 1000  # insert_all's chunk for the baseline (sqlite-utils caps it by its variable limit)
-
-
-def _rss_kb(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return None
 
 
 def _child_build(feeds, seed, db, result_path, profile_path=None):
@@ -44,7 +38,7 @@ def _child_build(feeds, seed, db, result_path, profile_path=None):
             steps.append((title, time.perf_counter() - started))
 
     build = TimedBuild(db, feeds_dir=feeds, clinic_files=[seed], changes=None, quiet=True)
-    setup_kb = _rss_kb("VmHWM")
+    setup_kb = own_peak_rss_kb()
     started = time.perf_counter()
     if profile_path:
         profiler = cProfile.Profile()
@@ -54,7 +48,7 @@ def _child_build(feeds, seed, db, result_path, profile_path=None):
         build.run()
     seconds = time.perf_counter() - started
     Path(result_path).write_text(json.dumps({
-        "seconds": seconds, "steps": steps, "setup_peak_kb": setup_kb, "peak_kb": _rss_kb("VmHWM"),
+        "seconds": seconds, "steps": steps, "setup_peak_kb": setup_kb, "peak_kb": own_peak_rss_kb(),
         "clinics": build.counts["clinics"], "merged": build.merged, "precision": build.precision,
         "dropped": build.report.dropped, "problems": len(build.report.problems),
         "inputs": build.inputs,
@@ -76,7 +70,7 @@ def _child_raw_insert(feed, db, result_path):
     seconds = time.perf_counter() - started
     rows = database["records"].count
     database.close()
-    Path(result_path).write_text(json.dumps({"seconds": seconds, "rows": rows, "peak_kb": _rss_kb("VmHWM"),
+    Path(result_path).write_text(json.dumps({"seconds": seconds, "rows": rows, "peak_kb": own_peak_rss_kb(),
                                              "pragmas": PRAGMAS}))
 
 
