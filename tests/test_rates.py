@@ -21,7 +21,8 @@ WANTED = ("G2082", "G2083", "J0013", "S0013", "J3490", "96365", "96366")
 def extract_path(path, tmp_dir, codes=WANTED):
     rows = []
     with open_source(path) as (raw, _):
-        outcome = extractor.extract(str(path), raw, codes, rows.append, tmp_dir)
+        outcome = extractor.extract(str(path), raw, codes,
+                                    lambda fields, npis: rows.extend({**fields, "npi": npi} for npi in npis), tmp_dir)
     return rows, outcome
 
 

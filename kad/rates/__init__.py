@@ -4,13 +4,15 @@ document in CMS's schema (github.com/CMSgov/price-transparency-guide, versions 1
 
 * ``toc`` reads a table of contents into one job per in-network file (its plans merged);
 * ``source`` opens a local path or an https address as a byte stream, gzip or not;
-* ``extract`` streams one in-network file through ijson's C backend and keeps only the wanted
-  billing codes, resolving providers through in-item ``provider_groups`` or ``provider_references``
-  (anywhere in the file, or at a remote ``location``) with flat memory;
+* ``extract`` streams one in-network file and keeps only the wanted billing codes, resolving
+  providers through in-item ``provider_groups`` or ``provider_references`` (anywhere in the
+  file, or at a remote ``location``) with flat memory: ``scan`` reads the big arrays in proven
+  chunks decoded by msgspec, handing to ijson's C backend what it does not read, and
+  ``pending`` keeps what waits (prices, provider groups, rows already written) on disk;
 * ``manifest`` remembers what was processed so a re-run skips it;
-* ``run`` runs one task per file on Dask (a LocalCluster, or an existing cluster), writes partial
-  results as partitioned Parquet and reduces them to the feed the build loads (``__main__`` is
-  its command line);
+* ``run`` runs one task per file on Dask (a LocalCluster, or an existing cluster), each writing
+  its partial result as partitioned Parquet and a feed fragment (``partial``), and reduces them
+  to the feed the build loads (``__main__`` is its command line);
 * ``load`` is the build's side: tables ``price_files``, ``negotiated_rates`` and the
   ``network_evidence`` rows of kind ``price_transparency_file``.
 

@@ -1,36 +1,47 @@
-"""Streaming one in-network rate file: gzip -> ijson (C backend) -> only the wanted billing codes.
+"""Streaming one in-network rate file: gzip -> only the wanted billing codes, in flat memory.
 
-Memory stays flat whatever the file size: the parser holds one `in_network` item at a time, and
-an item that is not wanted is dropped as soon as it is built. Providers are found in one of
-three places, and the file's key order is not assumed:
+The file is read by scan.FastReader, which decodes chunks of `in_network` items into their
+billing codes alone (msgspec, in C) and builds an item only when its code is wanted; whatever
+it does not read itself (see scan.py) it hands over, from where it stopped, to ijson's C
+backend (yajl2_c), which reads the rest item by item. Both paths give the same rows.
+Providers are found in one of three places, and the file's key order is not assumed:
 
 * `provider_groups` inside a negotiated rate (schema 1.x): resolved at once;
 * `provider_references` ids pointing at the file's top-level `provider_references` array, which
   may come before or after `in_network`: the first pass spills each wanted price with its ids
-  to a file on disk and remembers only the set of wanted ids; a second pass reads only
-  `provider_references`, keeps the groups with those ids and stops once it has them all; then
-  the spill is replayed;
+  to disk and records the ids (pending.py); a second pass reads only `provider_references`
+  (decoded to their ids, an item built only when wanted), stores the groups with those ids on
+  disk and stops once it has them all; then the spill is replayed;
 * a provider reference with a `location` (1.x): a separate provider-reference file, fetched
   once per address and read the same way.
 
-The first pass also reads the top-level fields (version, last_updated_on, plan) from the first
-bytes; a file whose version is not a supported major version is refused before its rates are
-read. A remote file is copied to disk while the first pass reads it, so the second pass never
+Rows go to `emit(fields, npis)` in runs (one price and provider group, its NPIs) and are never
+held: a run seen before gives only the NPIs it had not given (pending.py de-duplicates on disk).
+The top-level fields (version, last_updated_on, plan) are read wherever they are; a file whose
+version comes first and is not a supported major version is refused before its rates are read.
+A remote file is copied to disk while the first pass reads it, so the second pass never
 downloads it again.
 """
 
+import io
 import json
+import math
 import os
 import re
 import sys
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import ijson
+import msgspec
 
 from . import CODE_TYPES
+from .pending import Pending
+from .scan import Array, Fallback, FastReader
 from .source import Checked, SourceError, is_remote, json_stream, open_source
 
 HEADER_KEYS = ("reporting_entity_name", "reporting_entity_type", "plan_name", "issuer_name",
@@ -73,6 +84,22 @@ def check_version(version):
     return text
 
 
+class Code(msgspec.Struct):
+    """An `in_network` item as the fast path sees it: its billing code alone."""
+    billing_code: Any = None
+
+
+class Reference(msgspec.Struct):
+    """A `provider_references` item as the fast path sees it: its id alone."""
+    provider_group_id: Any = None
+
+
+CODES = msgspec.json.Decoder(list[Code])
+REFERENCES = msgspec.json.Decoder(list[Reference])
+ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+ANY = msgspec.json.Decoder()
+
+
 @dataclass
 class Outcome:
     """What reading one file found, for the manifest and the run's report."""
@@ -83,47 +110,33 @@ class Outcome:
     dropped: Counter = field(default_factory=Counter)
     problems: list = field(default_factory=list)
     json_backend: str = ""
+    fast_items: int = 0  # items the fast path read; the others ijson did
+    handed_over: list = field(default_factory=list)  # where and why the fast path handed over to ijson
 
 
 def extract(location, raw, codes, emit, workdir):
     """Read the in-network file at `location`, already open as `raw` (bytes as published), and
-    call `emit(row)` for every price of a wanted code, one row per provider NPI. `workdir` holds
-    the spill and, for a remote file, the copy the second pass reads. Returns an Outcome."""
+    call `emit(fields, npis)` for every price of a wanted code and provider group: the row's
+    fields but the NPI (a dict) and the NPIs not given before (None: a TIN-only contract).
+    `workdir` holds what waits on disk and, for a remote file, the copy the second pass reads.
+    Returns an Outcome."""
     backend = json_backend()
     outcome = Outcome(json_backend=backend.backend_name)
-    workdir = Path(workdir)
-    wanted_codes = {str(code).strip().upper() for code in codes}
-    seen = set()
-
-    def emit_once(row):
-        key = tuple(row.values())
-        if key not in seen:
-            seen.add(key)
-            outcome.rows += 1
-            emit(row)
-
-    spill_path = workdir / "pending.jsonl"
-    copy_path = workdir / "copy.bin" if is_remote(location) else None
-    with open(spill_path, "w", encoding="utf-8") as spill:
+    copy_path = Path(workdir) / "copy.bin" if is_remote(location) else None
+    pending = Pending(workdir)
+    try:
+        reading = _Reading(backend, {str(code).strip().upper() for code in codes}, emit, pending, outcome)
         if copy_path:
-            with open(copy_path, "wb") as copy:
-                wanted_ids = _first_pass(backend, json_stream(raw, tee=copy), wanted_codes, spill, emit_once, outcome)
+            with open(copy_path, "wb") as copy, json_stream(raw, tee=copy) as stream:
+                reading.first_pass(stream)
         else:
-            wanted_ids = _first_pass(backend, json_stream(raw), wanted_codes, spill, emit_once, outcome)
-    if wanted_ids:
-        groups = _provider_references(backend, copy_path or location, wanted_ids, outcome)
-        with open(spill_path, encoding="utf-8") as pending:
-            for line in pending:
-                priced, refs = json.loads(line)
-                for ref in refs:
-                    found = groups.get(_group_id(ref))
-                    if found is None:
-                        outcome.dropped["provider reference not found"] += 1
-                        continue
-                    names, provider_groups = found
-                    for group in provider_groups:
-                        for row in _group_rows(priced, group, names, outcome):
-                            emit_once(row)
+            with json_stream(raw) as stream:
+                reading.first_pass(stream)
+        if pending.wanted:
+            reading.provider_references(copy_path or location)
+        reading.replay()
+    finally:
+        pending.close()
     return outcome
 
 
@@ -160,37 +173,161 @@ class HeaderReader:
         return still_reading
 
 
-def _first_pass(backend, stream, codes, spill, emit, outcome):
-    """One read of the file: the header from its first bytes, then every `in_network` item,
-    keeping the wanted ones. Returns the provider_group_ids the spilled prices point at."""
-    header = HeaderReader(backend, HEADER_KEYS, ARRAYS, "version")
-    wanted_ids = set()
+class _Reading:
+    """One file's two passes and the replay, sharing the wanted codes, the disk state and the
+    outcome."""
 
-    def watch(block):
-        if header.watch(block):
-            return True
-        outcome.header.update(header.fields)
-        check_version(outcome.header.get("version"))
-        return False
+    def __init__(self, backend, codes, emit, pending, outcome):
+        self.backend, self.codes, self.emit, self.pending, self.outcome = backend, codes, emit, pending, outcome
 
-    reader = Checked(stream, watch)
-    for item in backend.items(reader, "in_network.item", use_float=True, buf_size=BLOCK):
-        outcome.items_seen += 1
-        kept = _item_prices(item, codes, outcome)
+    def first_pass(self, stream):
+        """Every `in_network` item, keeping the wanted ones, and the header wherever it is."""
+        header, checked = {}, []
+
+        def on_scalar(key, token):
+            if key in HEADER_KEYS and (value := _header_value(token)) is not None:
+                header[key] = value
+
+        def on_array(key):
+            if key in ARRAYS and not checked and "version" in header:
+                check_version(header["version"])
+                checked.append(True)
+
+        reader = FastReader(Checked(stream), {"in_network": Array(CODES, self._in_network_chunk)}, on_scalar, on_array)
+        try:
+            reader.read()
+        except Fallback as handover:
+            self.outcome.handed_over.append(f"in_network: {handover}")
+            self._first_pass_ijson(handover.remainder, header)
+        self.outcome.fast_items += reader.items
+        self.outcome.header.update(header)
+        check_version(self.outcome.header.get("version"))
+
+    def _in_network_chunk(self, chunk, items):
+        self.outcome.items_seen += len(items)
+        wanted = [i for i, item in enumerate(items) if str(item.billing_code or "").strip().upper() in self.codes]
+        if wanted:
+            pieces = ITEMS.decode(chunk)
+            for i in wanted:
+                self._item(_parse(self.backend, pieces[i]))
+        return True
+
+    def _first_pass_ijson(self, stream, header):
+        """The rest of the first pass, by ijson, from where the fast reader stopped."""
+        reader = HeaderReader(self.backend, HEADER_KEYS, ARRAYS, "version")
+        reader.fields.update(header)
+
+        def watch(block):
+            if reader.watch(block):
+                return True
+            check_version(reader.fields.get("version"))
+            return False
+
+        checked = Checked(stream, watch)
+        for item in self.backend.items(checked, "in_network.item", use_float=True, buf_size=BLOCK):
+            self.outcome.items_seen += 1
+            self._item(item)
+        header.update(reader.finish() if checked.watch is not None else reader.fields)
+
+    def _item(self, item):
+        if not isinstance(item, dict):
+            self.outcome.dropped["in_network item not an object"] += 1
+            return
+        kept = _item_prices(item, self.codes, self.outcome)
         if kept is None:
-            continue
-        outcome.items_kept += 1
+            return
+        self.outcome.items_kept += 1
         for priced, groups, refs in kept:
             for group in groups:
-                for row in _group_rows(priced, group, [], outcome):
-                    emit(row)
+                self._emit(priced, _provider(group))
             if refs:
-                spill.write(json.dumps([priced, refs]) + "\n")
-                wanted_ids.update(_group_id(ref) for ref in refs)
-    if reader.watch is not None:  # a small file, or one whose top-level fields follow its arrays
-        outcome.header.update(header.finish())
-        check_version(outcome.header.get("version"))
-    return wanted_ids
+                self.pending.add_price(priced, [_group_id(ref) for ref in refs])
+
+    def provider_references(self, location):
+        """The second pass: the wanted ids' groups, from the file's `provider_references` and
+        any remote `location` they point at, to disk."""
+        with open_source(location) as (raw, _), json_stream(raw) as stream:
+            reader = FastReader(Checked(stream), {"provider_references": Array(REFERENCES, self._references_chunk)},
+                                lambda key, token: None, lambda key: None)
+            try:
+                reader.read()
+            except Fallback as handover:
+                self.outcome.handed_over.append(f"provider_references: {handover}")
+                for reference in self.backend.items(Checked(handover.remainder), "provider_references.item",
+                                                    use_float=True, buf_size=BLOCK):
+                    group_id = _group_id(reference.get("provider_group_id")) if isinstance(reference, dict) else None
+                    if group_id in self.pending.wanted_among([group_id]) and \
+                            self.pending.add_references([_reference(group_id, reference)]):
+                        break  # every wanted id is found: the rest of the file is not needed
+        for address in self.pending.locations():
+            try:
+                self.pending.resolve(address, _remote_groups(self.backend, address))
+            except (SourceError, ijson.JSONError, OSError) as error:
+                self.outcome.problems.append(f"provider reference file {address}: {error}")
+
+    def _references_chunk(self, chunk, references):
+        ids = [_group_id(reference.provider_group_id) for reference in references]
+        wanted = self.pending.wanted_among(ids)
+        if not wanted:
+            return True
+        pieces = ITEMS.decode(chunk)
+        found = [_reference(group_id, _parse(self.backend, pieces[i])) for i, group_id in enumerate(ids) if group_id in wanted]
+        return not self.pending.add_references(found)  # every wanted id found: the rest is not needed
+
+    def replay(self):
+        """Rows of the spilled prices, now that their groups are known."""
+        for priced, ids in self.pending.prices():
+            for group_id in ids:
+                found = self.pending.group(group_id)
+                if found is None:
+                    self.outcome.dropped["provider reference not found"] += 1
+                    continue
+                network_names, providers = found
+                for provider in providers:
+                    self._emit(priced, provider, network_names)
+
+    def _emit(self, priced, provider, network_names="[]"):
+        """One price and one provider group (extract._provider's, with its network names as JSON
+        text): the rows of its NPIs not given before."""
+        tin, tin_type, business_name, npis, malformed = provider
+        if malformed:
+            self.outcome.dropped["malformed npi"] += malformed
+        fields = {**priced, "tin": tin, "tin_type": tin_type, "tin_business_name": business_name,
+                  "network_names": network_names}
+        fresh = self.pending.new_npis(tuple(fields.values()), npis)
+        if fresh:
+            self.outcome.rows += len(fresh)
+            self.emit(fields, fresh)
+
+
+def _reference(group_id, reference):
+    """(id, network names, providers, location) of a provider reference a price points at:
+    its providers (extract._provider's), or the remote file that holds them."""
+    names = [str(n) for n in reference.get("network_name") or []]
+    providers = [_provider(g) for g in reference["provider_groups"] if isinstance(g, dict)] \
+        if reference.get("provider_groups") else None
+    location = str(reference["location"]) if providers is None and reference.get("location") else None
+    return group_id, names, providers, location
+
+
+def _header_value(token):
+    """A top-level scalar's JSON text as HeaderReader keeps it from ijson's events: a string as
+    it is, a number as its text (an int's, or a Decimal's), anything else None."""
+    if token[:1] == b'"':
+        return ANY.decode(token)
+    if token[:1] in b"-0123456789":
+        text = token.decode("ascii")
+        return str(Decimal(text)) if re.search("[.eE]", text) else str(int(text))
+    return None
+
+
+def _parse(backend, piece):
+    """One item as ijson builds it (use_float): msgspec builds the same faster, and ijson builds
+    what msgspec refuses (an infinite number, a lone surrogate) or raises."""
+    try:
+        return ANY.decode(piece)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return next(iter(backend.items(io.BytesIO(bytes(piece)), "", use_float=True)))
 
 
 def _item_prices(item, codes, outcome):
@@ -217,7 +354,7 @@ def _item_prices(item, codes, outcome):
             continue
         for price in rate.get("negotiated_prices") or []:
             amount = price.get("negotiated_rate")
-            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 <= amount < math.inf:
                 outcome.dropped["negotiated rate not a number"] += 1
                 continue
             kept.append(({
@@ -234,57 +371,32 @@ def _item_prices(item, codes, outcome):
     return kept
 
 
-def _group_rows(priced, group, network_names, outcome):
-    """One row per NPI of a provider group (NPI 0, "TIN only", gives one row without an NPI)."""
-    tin = group.get("tin") if isinstance(group.get("tin"), dict) else {}
-    npis = [_npi(npi) for npi in group.get("npi") or []]
-    if None in npis:
-        outcome.dropped["malformed npi"] += npis.count(None)
-    for npi in [npi for npi in npis if npi is not None] or [0]:
-        yield {**priced, "npi": npi or None, "tin": _text(tin.get("value")),
-               "tin_type": _text(tin.get("type")), "tin_business_name": _text(tin.get("business_name")),
-               "network_names": json.dumps(list(network_names))}
-
-
-def _provider_references(backend, location, wanted_ids, outcome):
-    """{provider_group_id: (network names, provider groups)} for the wanted ids, read from the
-    file's `provider_references` (second pass) and any remote `location` they point at."""
-    groups, remote, located = {}, {}, 0
-    with open_source(location) as (raw, _):
-        for reference in backend.items(Checked(json_stream(raw)), "provider_references.item",
-                                       use_float=True, buf_size=BLOCK):
-            group_id = _group_id(reference.get("provider_group_id"))
-            if group_id not in wanted_ids:
-                continue
-            names = [str(n) for n in reference.get("network_name") or []]
-            if reference.get("provider_groups"):
-                groups[group_id] = (names, [g for g in reference["provider_groups"] if isinstance(g, dict)])
-            elif reference.get("location"):
-                remote.setdefault(str(reference["location"]), []).append((group_id, names))
-            located += 1
-            if located == len(wanted_ids):  # ids are unique: the rest of the file is not needed
-                break
-    for address, members in remote.items():
-        try:
-            provider_groups = _remote_groups(backend, address)
-        except (SourceError, ijson.JSONError, OSError) as error:
-            outcome.problems.append(f"provider reference file {address}: {error}")
-            continue
-        for group_id, names in members:
-            groups[group_id] = (names, provider_groups)
-    return groups
-
-
 def _remote_groups(backend, address):
-    with open_source(address) as (raw, _):
-        return [g for g in backend.items(Checked(json_stream(raw)), "provider_groups.item", use_float=True)
+    with open_source(address) as (raw, _), json_stream(raw) as stream:
+        return [_provider(g) for g in backend.items(Checked(stream), "provider_groups.item", use_float=True)
                 if isinstance(g, dict)]
 
 
+def _provider(group):
+    """A provider group as rows need it: [tin, tin type, business name, its distinct NPIs (10
+    digits; None alone for a TIN-only contract, NPI 0), how many NPIs were malformed]."""
+    tin = group.get("tin") if isinstance(group.get("tin"), dict) else {}
+    given = group.get("npi") or []
+    # the usual case inline (a call per NPI costs more than the rest of the row): ints of 10 digits
+    npis = [str(npi) for npi in given if type(npi) is int and 10 ** 9 <= npi < 10 ** 10]
+    if len(npis) < len(given):
+        npis = [_npi(npi) for npi in given]
+    kept = list(dict.fromkeys(npi or None for npi in npis if npi is not None)) or [None]
+    return [_text(tin.get("value")), _text(tin.get("type")), _text(tin.get("business_name")), kept, npis.count(None)]
+
+
 def _group_id(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        return None
-    return int(value)
+    """A provider_group_id as an int (5.0 is 5), or None when it is not a whole number."""
+    if type(value) is int:
+        return value
+    if type(value) is float and math.isfinite(value) and value == int(value):
+        return int(value)
+    return None
 
 
 def _npi(value):

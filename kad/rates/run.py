@@ -2,9 +2,11 @@
 
 One task per in-network file. `process_file` is the task: it opens the file, skips it when the
 manifest says it is done and unchanged, otherwise streams it (extract.py) into a Parquet partial
-under `<out>/partials/file=<key>/`, written to a temporary name and renamed when complete. It
-returns a manifest entry and never raises for a bad file (truncated gzip, unknown schema
-version, broken JSON, HTTP error): the entry says `failed` and why, and the other files go on.
+under `<out>/partials/file=<key>/` and a feed fragment under `<out>/fragments/` (partial.py),
+both written to temporary names and renamed when complete. It returns a manifest entry (a
+small dict: the rows stay on disk) and never raises for a bad file (truncated gzip, unknown
+schema version, broken JSON, HTTP error): the entry says `failed` and why, and the other files
+go on. The reduce only copies fragments into the feed, so the tasks do all the per-row work.
 
 Without `client` the tasks run one after another in this process (the reference the Dask path
 must equal); with one, they are mapped over the cluster: a LocalCluster made here, or an
@@ -14,73 +16,55 @@ existing cluster reached by its scheduler address, unchanged.
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ijson
-import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from . import DEFAULT_CODES, ROW_FIELDS
+from . import DEFAULT_CODES
 from .extract import UnsupportedVersion, extract
 from .manifest import DONE, FAILED, Manifest
+from .partial import PartialWriter
 from .source import SourceError, open_source
 
-SCHEMA = pa.schema([(name, pa.float64() if kind == "float64" else pa.string()) for name, kind in ROW_FIELDS.items()])
-BATCH = 5000
+COPY_BLOCK = 1 << 20
 
 
 def file_key(url):
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:20]
 
 
-class PartialWriter:
-    """Rows to a Parquet file in batches (memory holds one batch)."""
-
-    def __init__(self, path):
-        self.path, self.rows, self.writer = path, [], pq.ParquetWriter(path, SCHEMA)
-
-    def write(self, row):
-        self.rows.append(row)
-        if len(self.rows) >= BATCH:
-            self.flush()
-
-    def flush(self):
-        if self.rows:
-            self.writer.write_table(pa.Table.from_pylist(self.rows, schema=SCHEMA))
-            self.rows = []
-
-    def close(self):
-        self.flush()
-        self.writer.close()
-
-
 def process_file(url, out_dir, codes=DEFAULT_CODES, previous=None):
     """The task for one file; returns its manifest entry."""
     out_dir = Path(out_dir)
     entry = {"url": url, "status": FAILED, "error": None, "finished_at": None}
-    partial = out_dir / "partials" / f"file={file_key(url)}" / "part-0.parquet"
+    key = file_key(url)
+    partial = out_dir / "partials" / f"file={key}" / "part-0.parquet"
+    fragment = out_dir / "fragments" / f"{key}.jsonl"
     try:
         with open_source(url) as (raw, fingerprint):
             entry.update(size=fingerprint.size, etag=fingerprint.etag, last_modified=fingerprint.last_modified)
-            if previous and previous.get("status") == DONE and fingerprint.same_as(previous) and partial.exists():
+            if previous and previous.get("status") == DONE and fingerprint.same_as(previous) \
+                    and partial.exists() and fragment.exists():
                 return {**previous, "skipped": True}
             partial.parent.mkdir(parents=True, exist_ok=True)
+            fragment.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="kad-rates-", dir=out_dir) as work:
-                writing = Path(work) / "part.parquet"
-                writer = PartialWriter(writing)
+                writer = PartialWriter(Path(work) / "part.parquet", Path(work) / "rows.jsonl", url)
                 try:
                     outcome = extract(url, raw, codes, writer.write, work)
                 finally:
                     writer.close()
-                os.replace(writing, partial)
+                os.replace(Path(work) / "part.parquet", partial)
+                os.replace(Path(work) / "rows.jsonl", fragment)
         entry.update(status=DONE, header=outcome.header, last_updated_on=outcome.header.get("last_updated_on"),
                      version=outcome.header.get("version"), items_seen=outcome.items_seen,
                      items_kept=outcome.items_kept, rows=outcome.rows, dropped=dict(outcome.dropped),
-                     problems=outcome.problems, json_backend=outcome.json_backend,
-                     partial=str(partial.relative_to(out_dir)))
+                     problems=outcome.problems, json_backend=outcome.json_backend, fast_items=outcome.fast_items,
+                     handed_over=outcome.handed_over, partial=str(partial.relative_to(out_dir)),
+                     fragment=str(fragment.relative_to(out_dir)))
     except (SourceError, UnsupportedVersion, ijson.JSONError, OSError) as error:
         entry["error"] = f"{type(error).__name__}: {error}"
     entry["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -125,29 +109,27 @@ def _finish(manifest, entry, report):
 
 def reduce_to_feed(manifest, jobs, out_dir, feed_path):
     """Write the feed the build loads: a `price_file` line per file done (its plans, dates and
-    insurer) and a `negotiated_rate` line per row of its partial, files in address order. The
-    feed is written beside its final name and renamed when complete. Returns the row count."""
+    insurer), then its fragment's `negotiated_rate` lines as the task wrote them, files in
+    address order. The feed is written beside its final name and renamed when complete.
+    Returns the row count."""
     out_dir, feed_path = Path(out_dir), Path(feed_path)
     feed_path.parent.mkdir(parents=True, exist_ok=True)
     by_url = {job.url: job for job in jobs}
     entries = manifest.done(by_url)
     temporary = feed_path.with_name(feed_path.name + ".partial")
-    count = 0
-    with open(temporary, "w", encoding="utf-8") as feed:
+    with open(temporary, "wb") as feed:
         for entry in entries:
             job, header = by_url[entry["url"]], entry.get("header") or {}
             plans = job.plans or ([{key: header.get(key) for key in
                                     ("plan_name", "plan_id_type", "plan_id", "plan_sponsor_name",
                                      "plan_market_type", "issuer_name")}] if header.get("plan_name") else [])
-            feed.write(json.dumps({
+            feed.write((json.dumps({
                 "kind": "price_file", "file_url": job.url, "toc_url": job.toc_url, "description": job.description,
                 "insurer_id": job.insurer_id, "reporting_entity_name": header.get("reporting_entity_name")
                 or job.reporting_entity_name, "plans": plans, "last_updated_on": entry.get("last_updated_on"),
                 "version": entry.get("version"), "size": entry.get("size"), "etag": entry.get("etag"),
-                "retrieved_at": entry["finished_at"]}) + "\n")
-            for batch in ds.dataset(out_dir / entry["partial"], format="parquet", schema=SCHEMA).to_batches():
-                for row in batch.to_pylist():
-                    feed.write(json.dumps({"kind": "negotiated_rate", **row, "file_url": job.url}) + "\n")
-                    count += 1
+                "retrieved_at": entry["finished_at"]}) + "\n").encode("utf-8"))
+            with open(out_dir / entry["fragment"], "rb") as fragment:
+                shutil.copyfileobj(fragment, feed, COPY_BLOCK)
     os.replace(temporary, feed_path)
-    return count
+    return sum(entry["rows"] for entry in entries)

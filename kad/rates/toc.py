@@ -28,8 +28,8 @@ def read_toc(location):
     backend = json_backend()
     header = HeaderReader(backend, TOC_KEYS, ("reporting_structure",), "version")
     jobs = {}
-    with open_source(location) as (raw, _):
-        reader = Checked(json_stream(raw), header.watch)
+    with open_source(location) as (raw, _), json_stream(raw) as stream:
+        reader = Checked(stream, header.watch)
         for structure in backend.items(reader, "reporting_structure.item", buf_size=BLOCK):
             plans = [{key: plan.get(key) for key in PLAN_FIELDS}
                      for plan in structure.get("reporting_plans") or [] if isinstance(plan, dict)]
