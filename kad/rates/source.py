@@ -3,7 +3,7 @@
 `open_source` returns the response or file as it is (with a fingerprint: size, ETag,
 Last-Modified, read from the response headers or the file's stat, so a re-run can tell an
 unchanged file without downloading it), and `json_stream` wraps it so readers see plain JSON
-bytes whatever the compression (a context manager: it may run a thread to inflate). A remote
+bytes whatever the compression (a context manager, so the inflater is closed). A remote
 file can be copied to disk while it is read (`tee`), so a second pass over it (provider
 references after the rates) reads the local copy instead of downloading tens of gigabytes again.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from isal import igzip_threaded, isal_zlib
+from isal import igzip, isal_zlib
 
 # The crawlers' identifying user agent (crawlers/settings.py), without importing Scrapy.
 USER_AGENT = ("KetamineAccessDirectory/0.1 (+https://github.com/ketamine-access-directory/directory; "
@@ -27,7 +27,6 @@ TIMEOUT = 60
 RETRIES = 3
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK"
-INFLATE_THREADS = 1  # igzip_threaded: 1 inflates in a thread beside the parser, 0 in the reader's
 
 
 class SourceError(Exception):
@@ -98,9 +97,10 @@ class _Tee:
 @contextmanager
 def json_stream(raw, tee=None):
     """Plain JSON bytes from `raw`: inflated when it starts with the gzip magic number, by ISA-L
-    (python-isal, several times zlib's speed) in a thread of its own, which releases the GIL so
-    inflating overlaps parsing. With `tee` (an open binary file), the raw bytes are also written
-    there as they are read."""
+    (python-isal: 3x zlib here, so inflating is a tenth of the extractor's time). It inflates in
+    the reader's thread: a thread of its own (isal.igzip_threaded) measured slower, and a task
+    that keeps to one core lets a machine's cores run that many tasks. With `tee` (an open
+    binary file), the raw bytes are also written there as they are read."""
     reader = _Tee(raw, tee) if tee is not None else raw
     head = reader.read(2)
     if head == ZIP_MAGIC:
@@ -109,7 +109,7 @@ def json_stream(raw, tee=None):
     if head != GZIP_MAGIC:
         yield joined
         return
-    with igzip_threaded.open(joined, "rb", threads=INFLATE_THREADS) as plain:
+    with igzip.open(joined, "rb") as plain:
         yield plain
 
 
