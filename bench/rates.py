@@ -1,13 +1,20 @@
 """Benchmark of the price-transparency extractor (kad/rates) on synthetic in-network files.
 
     python -m bench.rates [--sizes 100,1000] [--files 4] [--file-mb 100] [--workers 1,2] [--out bench/out/rates]
+                          [--benchmarks BENCHMARKS.md | --no-write]
 
 * throughput: the extractor on each size (MB of uncompressed JSON) against `gzip -dc file >
   /dev/null` on the same file (target >= 0.3x), with the yajl2_c parse of the file that builds
-  nothing beside it (the parser's own ceiling);
-* peak memory (the child's ru_maxrss) at the largest size against the smallest (target <= 1.2x);
+  nothing beside it (ijson's own ceiling) and the whole task (process_file: the extractor
+  writing its Parquet partial and feed fragment) beside it;
+* peak memory (the child's ru_maxrss) at the largest size against the smallest (target <= 1.2x),
+  for the extractor and for the whole task;
 * `--files` files of `--file-mb` MB on a LocalCluster of 2 worker processes against 1 (target
-  >= 1.6x): run it on a quiet machine, since the ratio is only as good as the free cores.
+  >= 1.6x), from the first task to the feed written: run it on a quiet machine, since the ratio
+  is only as good as the free cores.
+
+The results go to the "Negotiated rates" section of BENCHMARKS.md (bench/report.py keeps it
+when `make bench` rewrites the rest).
 
 Every synthetic file says so: reporting entity, business names and plan begin "Synthetic".
 Each file's wanted codes (G2082, J0013, 96365) are rare among thousands of other codes, as in a
@@ -24,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +39,7 @@ TARGET_THROUGHPUT = 0.3
 TARGET_MEMORY = 1.2
 TARGET_SPEEDUP = 1.6
 GROUPS_PER_MB = 600  # provider groups per MB of JSON; in_network items fill the rest of the size
+CODES = ("G2082", "J0013", "96365")
 
 
 def write_synthetic(path, megabytes, seed=1):
@@ -78,21 +87,30 @@ def _child(mode, path, out_dir):
         from kad.rates.extract import extract
         from kad.rates.source import open_source
         with tempfile.TemporaryDirectory() as work, open_source(path) as (raw, _):
-            outcome = extract(path, raw, ("G2082", "J0013", "96365"), lambda fields, npis: None, work)
-        result = {"rows": outcome.rows, "backend": outcome.json_backend}
+            outcome = extract(path, raw, CODES, lambda fields, npis: None, work)
+        result = {"rows": outcome.rows, "backend": outcome.json_backend, "fast_items": outcome.fast_items,
+                  "items": outcome.items_seen}
+    elif mode == "task":
+        from kad.rates.run import process_file
+        with tempfile.TemporaryDirectory() as work:
+            result = {"rows": process_file(path, work, CODES)["rows"]}
     elif mode == "parse_only":
         import ijson
         with gzip.open(path, "rb") as stream:
             result = {"rows": sum(1 for _ in ijson.get_backend("yajl2_c").items(stream, "no.such.prefix"))}
     else:  # cluster: path is a JSON list of files, out_dir holds the workers count after a colon
         from distributed import Client, LocalCluster
-        from kad.rates.run import run_files
+        from kad.rates.run import reduce_to_feed, run_files
+        from kad.rates.toc import FileJob
         out, workers = out_dir.rsplit(":", 1)
+        urls = json.loads(path)
         with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None) as cluster, Client(cluster) as client:
             started = time.perf_counter()
-            manifest = run_files(json.loads(path), out, ("G2082", "J0013", "96365"), client, report=lambda _: None)
-        result = {"rows": sum(e.get("rows") or 0 for e in manifest.entries.values())}
+            manifest = run_files(urls, out, CODES, client, report=lambda _: None)
+            reducing = time.perf_counter()
+            rows = reduce_to_feed(manifest, [FileJob(url=url) for url in urls], out, Path(out) / "feed.jsonl")
+            result = {"rows": rows, "reduce_s": time.perf_counter() - reducing}
     result["seconds"] = time.perf_counter() - started
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
@@ -119,6 +137,7 @@ def run(sizes, files, file_mb, workers, work):
         json_bytes = write_synthetic(path, megabytes)
         gz = gunzip_seconds(path)
         extracted = measure("extract", path)
+        task = measure("task", path)
         parsed = measure("parse_only", path)
         report["sizes"].append({"mb": megabytes, "json_mb": round(json_bytes / 1e6, 1),
                                 "gzip_mb": round(path.stat().st_size / 1e6, 1), "gunzip_s": round(gz, 2),
@@ -127,9 +146,12 @@ def run(sizes, files, file_mb, workers, work):
                                 "parse_only_ratio": round(gz / parsed["seconds"], 3),
                                 "extract_mb_per_s": round(json_bytes / 1e6 / extracted["seconds"], 1),
                                 "peak_mb": round(extracted["peak_mb"], 1), "rows": extracted["rows"],
-                                "backend": extracted["backend"]})
+                                "task_s": round(task["seconds"], 2), "task_ratio": round(gz / task["seconds"], 3),
+                                "task_peak_mb": round(task["peak_mb"], 1), "backend": extracted["backend"],
+                                "fast_share": round(extracted["fast_items"] / max(1, extracted["items"]), 3)})
     if len(sizes) > 1:
         report["memory_ratio"] = round(report["sizes"][-1]["peak_mb"] / report["sizes"][0]["peak_mb"], 3)
+        report["task_memory_ratio"] = round(report["sizes"][-1]["task_peak_mb"] / report["sizes"][0]["task_peak_mb"], 3)
     if files:
         paths = []
         for number in range(files):
@@ -139,12 +161,49 @@ def run(sizes, files, file_mb, workers, work):
         for count in workers:
             with tempfile.TemporaryDirectory(dir=work) as out:
                 result = measure("cluster", json.dumps(paths), f"{out}:{count}")
-            report["cluster"].append({"workers": count, "files": files, "file_mb": file_mb,
-                                      "seconds": round(result["seconds"], 2), "rows": result["rows"]})
+            report["cluster"].append({"workers": count, "files": files, "file_mb": file_mb, "seconds": round(result["seconds"], 2),
+                                      "reduce_s": round(result["reduce_s"], 2), "rows": result["rows"]})
         by_workers = {c["workers"]: c["seconds"] for c in report["cluster"]}
         if 1 in by_workers and 2 in by_workers:
             report["speedup_2_vs_1"] = round(by_workers[1] / by_workers[2], 3)
     return report
+
+
+def section_lines(report):
+    """The "Negotiated rates" section of BENCHMARKS.md (bench/report.py keeps it there)."""
+    from bench.report import machine
+    sizes, cluster = report["sizes"], report["cluster"]
+    lines = ["## Negotiated rates", "",
+             "The price-transparency extractor (`kad/rates`) by `python -m bench.rates`, on synthetic in-network",
+             "files (`bench/rates.py`: reporting entity, plan and business names begin \"Synthetic\"), gzip'd,",
+             "provider_references before in_network, 3 wanted codes among thousands of others. Ratios are",
+             "against `gzip -dc file > /dev/null` on the same file in the same run.", "",
+             f"- Date: {report['started']} UTC",
+             f"- Machine: {machine()}",
+             f"- Load average (1 min) at start / end: {report['loadavg'][0]:.2f} / {report['loadavg'][1]:.2f}",
+             f"- Command: `{report['command']}`", "",
+             "| JSON MB | gzip MB | gzip -dc s | extractor s | extractor / gzip -dc | whole task s | task / gzip -dc "
+             "| ijson (yajl2_c) alone / gzip -dc | items read by the fast path | peak MB extractor / task | rows |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {s['json_mb']:,.0f} | {s['gzip_mb']:,.1f} | {s['gunzip_s']:.2f} | {s['extract_s']:.2f} | "
+              f"{s['throughput_ratio']:.3f}x | {s['task_s']:.2f} | {s['task_ratio']:.3f}x | {s['parse_only_ratio']:.3f}x | "
+              f"{s['fast_share']:.0%} | {s['peak_mb']:,.0f} / {s['task_peak_mb']:,.0f} | {s['rows']:,} |" for s in sizes]
+    met = lambda ok: "met" if ok else "NOT met"
+    lines += ["", f"- Throughput, target >= {TARGET_THROUGHPUT}x gzip -dc: {met(min(s['throughput_ratio'] for s in sizes) >= TARGET_THROUGHPUT)}"
+              f" (lowest {min(s['throughput_ratio'] for s in sizes):.3f}x)"]
+    if "memory_ratio" in report:
+        lines.append(f"- Peak memory at {sizes[-1]['json_mb']:,.0f} MB / at {sizes[0]['json_mb']:,.0f} MB, target <= "
+                     f"{TARGET_MEMORY}x: {report['memory_ratio']:.2f}x for the extractor, {report['task_memory_ratio']:.2f}x "
+                     f"for the whole task: {met(max(report['memory_ratio'], report['task_memory_ratio']) <= TARGET_MEMORY)}")
+    if cluster:
+        lines += ["", "| Dask workers (processes, 1 thread) | files x MB | seconds, first task to feed written "
+                  "| of which the reduce (client) | rows |", "|---:|---:|---:|---:|---:|"]
+        lines += [f"| {c['workers']} | {c['files']} x {c['file_mb']} | {c['seconds']:.2f} | {c['reduce_s']:.2f} | "
+                  f"{c['rows']:,} |" for c in cluster]
+    if "speedup_2_vs_1" in report:
+        lines += ["", f"- 2 workers against 1, target >= {TARGET_SPEEDUP}x: {report['speedup_2_vs_1']:.2f}x, "
+                      f"{met(report['speedup_2_vs_1'] >= TARGET_SPEEDUP)}"]
+    return lines
 
 
 def main(argv=None):
@@ -156,11 +215,21 @@ def main(argv=None):
     parser.add_argument("--files", type=int, default=4, help="files for the cluster comparison (0 skips it)")
     parser.add_argument("--file-mb", type=int, default=100)
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "rates"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "rates"), help="where the synthetic files go")
+    parser.add_argument("--benchmarks", default=ROOT / "BENCHMARKS.md", type=Path,
+                        help="the BENCHMARKS.md whose Negotiated rates section the results replace")
+    parser.add_argument("--no-write", action="store_true", help="print the results only")
     args = parser.parse_args(argv)
+    started, load_at_start = datetime.now(timezone.utc), os.getloadavg()[0]
     report = run([int(s) for s in args.sizes.split(",")], args.files, args.file_mb,
                  [int(w) for w in args.workers.split(",")], args.out)
+    report.update(started=f"{started:%Y-%m-%d %H:%M}", loadavg=[load_at_start, os.getloadavg()[0]],
+                  command="python -m bench.rates " + " ".join(argv))
     print(json.dumps(report, indent=1))
+    if not args.no_write:
+        from bench.report import put_section
+        put_section(args.benchmarks, section_lines(report))
+        print(f"written to {args.benchmarks}")
     for size in report["sizes"]:
         print(f"{size['json_mb']} MB JSON: extractor {size['throughput_ratio']}x gzip -dc (target >= {TARGET_THROUGHPUT}), "
               f"yajl2_c parse alone {size['parse_only_ratio']}x, peak {size['peak_mb']} MB")

@@ -257,11 +257,44 @@ def profile_section(profile):
             + [f"| {_f(own, 2)} | {_f(cum, 2)} | {calls:,} | `{where}` |" for own, cum, calls, where in rows])
 
 
-def report(m):
-    """The whole of BENCHMARKS.md."""
+def report(m, kept=""):
+    """The whole of BENCHMARKS.md; `kept` is the sections other benchmarks wrote (kept_sections)."""
     lines = header(m) + targets(m) + build_section(m) + near_section(m) + pages_section(m)
     if m.get("load"):
         lines += [""] + load_bench.report_lines(m["load"], "the checked-in data (built into a temporary folder)")
     if m.get("profile"):
         lines += profile_section(m["profile"])
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + kept
+
+
+# Sections of BENCHMARKS.md that a benchmark of their own writes (too long for `make bench`):
+# `make bench` keeps them as they are.
+OWN_SECTIONS = ("## Negotiated rates",)
+
+
+def _section_span(text, heading):
+    """(start, end) of the section under `heading` (to the next `## ` heading), or None."""
+    start = text.find("\n" + heading + "\n")
+    if start < 0:
+        return None
+    following = text.find("\n## ", start + 1)
+    return start + 1, len(text) if following < 0 else following + 1
+
+
+def kept_sections(text):
+    """The OWN_SECTIONS in a BENCHMARKS.md's text, to carry into the next one."""
+    spans = [span for heading in OWN_SECTIONS if (span := _section_span(text, heading))]
+    return "".join("\n" + text[start:end].rstrip("\n") + "\n" for start, end in spans)
+
+
+def put_section(path, lines):
+    """Write a section (its `## ` heading first) into the BENCHMARKS.md at `path`, in place of the
+    section under the same heading or after the others."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    section = "\n".join(lines).rstrip("\n") + "\n"
+    span = _section_span(text, lines[0])
+    if span:
+        text = text[:span[0]] + section + ("\n" if span[1] < len(text) else "") + text[span[1]:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")

@@ -24,7 +24,7 @@ from pathlib import Path
 from bench import builds as build_bench
 from bench import load as load_bench
 from bench import pages as page_bench
-from bench.report import code_fingerprint, report
+from bench.report import code_fingerprint, kept_sections, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +100,7 @@ def main(argv=None):
         print("warning: the code measured changed during the run; rerun", file=sys.stderr)
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     m.update(started=started, loadavg=loadavg, code=code, command=command.strip())
-    text = report(m)
+    text = report(m, kept_sections(args.out.read_text(encoding="utf-8")) if args.out.exists() else "")
     args.out.write_text(text, encoding="utf-8")
     print(text)
     say(f"written to {args.out}")

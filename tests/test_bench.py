@@ -148,22 +148,48 @@ def test_load_bench_runs_every_phase_and_stops_its_servers(built):
     assert [met for _, _, met in load.target_rows(result)][1] == "measured"
 
 
-def test_run_writes_every_target(tmp_path):
+RATES_SECTION = "## Negotiated rates\n\nSynthetic measurements the rates bench wrote.\n"
+
+
+def test_run_writes_every_target_and_keeps_the_rates_section(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n## Targets\n\nan older run\n\n" + RATES_SECTION)
     run.main(["--sizes", "120", "--runs", "1", "--page-runs", "1", "--no-load", "--out", str(out)])
-    targets = out.read_text().split("## Targets")[1].split("\n## ")[0]
+    text = out.read_text()
+    targets = text.split("## Targets")[1].split("\n## ")[0]
     for target in ("`clinics_near_zip` at least", "Build peak memory flat", "raw sqlite-utils insert",
                    "every facet present", "repeated requests", "counting every facet afresh", "State page", "Checklist"):
         assert target in targets, target
+    assert ("an older run" not in text, text.endswith("\n" + RATES_SECTION)) == (True, True)
 
 
-def test_rates_bench_measures_a_small_synthetic_file(tmp_path):
+@pytest.fixture(scope="module")
+def rates_report(tmp_path_factory):
     from bench import rates
+    return rates.run([1], files=2, file_mb=1, workers=[1, 2], work=tmp_path_factory.mktemp("rates"))
 
-    report = rates.run([1], files=2, file_mb=1, workers=[1, 2], work=tmp_path)
-    size = report["sizes"][0]
+
+def test_rates_bench_measures_a_small_synthetic_file(rates_report):
+    size = rates_report["sizes"][0]
     assert size["rows"] > 0 and size["backend"] == "yajl2_c" and size["throughput_ratio"] > 0
-    assert [c["rows"] for c in report["cluster"]][0] == [c["rows"] for c in report["cluster"]][1] > 0
+    assert size["fast_share"] == 1 and size["task_ratio"] > 0
+    assert [c["rows"] for c in rates_report["cluster"]][0] == [c["rows"] for c in rates_report["cluster"]][1] > 0
+    assert rates_report["cluster"][0]["reduce_s"] > 0
+
+
+def test_rates_bench_writes_its_section_in_place_of_the_last_one(rates_report, tmp_path):
+    from bench import rates, report
+
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n" + RATES_SECTION + "\n## Build\n\nkept\n")
+    lines = rates.section_lines({**rates_report, "started": "2026-11-30 12:00", "loadavg": [0.5, 0.6],
+                                 "command": "python -m bench.rates --sizes 1"})
+    report.put_section(out, lines)
+    report.put_section(out, lines)
+    text = out.read_text()
+    assert (text.count("## Negotiated rates"), "bench rates wrote" in text, text.endswith("## Build\n\nkept\n")) == \
+        (1, False, True)
+    assert "| 1 | 2 x 1 |" in text and "load average (1 min) at start / end: 0.50 / 0.60" in text.lower()
 
 
 def test_rates_bench_files_say_they_are_synthetic(tmp_path):
