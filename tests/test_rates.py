@@ -291,6 +291,10 @@ def test_feed_has_a_file_line_then_its_rows(site, tmp_path):
     lines = feed_lines(tmp_path / "feed.jsonl")
     assert [line["kind"] for line in lines].count("price_file") == 3
     assert count == len(lines) - 3 == len(FIRST_ROWS) + len(LAST_ROWS) + 2
+    current = None
+    for line in lines:
+        current = line["file_url"] if line["kind"] == "price_file" else current
+        assert line["file_url"] == current, line
 
 
 def test_dask_local_cluster_gives_the_single_process_rows(site, tmp_path):
