@@ -10,7 +10,8 @@
 * peak memory (the child's ru_maxrss) at the largest size against the smallest (target <= 1.2x),
   for the extractor and for the whole task;
 * `--files` files of `--file-mb` MB on a LocalCluster of 2 worker processes against 1 (target
-  >= 1.6x), from the first task to the feed written: run it on a quiet machine, since the ratio
+  >= 1.6x), from the first task to the feed written, beside the same tasks on plain processes
+  (no Dask, no reduce: what the machine itself gives): run it on a quiet machine, since the ratio
   is only as good as the free cores.
 
 The results go to the "Negotiated rates" section of BENCHMARKS.md (bench/report.py keeps it
@@ -98,6 +99,15 @@ def _child(mode, path, out_dir):
         import ijson
         with gzip.open(path, "rb") as stream:
             result = {"rows": sum(1 for _ in ijson.get_backend("yajl2_c").items(stream, "no.such.prefix"))}
+    elif mode == "pool":  # the cluster's tasks on plain processes: what the machine gives without Dask
+        from concurrent.futures import ProcessPoolExecutor
+        from kad.rates.run import process_file
+        out, workers = out_dir.rsplit(":", 1)
+        urls = json.loads(path)
+        with ProcessPoolExecutor(int(workers)) as pool:
+            started = time.perf_counter()
+            result = {"rows": sum(entry["rows"] for entry in pool.map(process_file, urls, [out] * len(urls),
+                                                                      [CODES] * len(urls)))}
     else:  # cluster: path is a JSON list of files, out_dir holds the workers count after a colon
         from distributed import Client, LocalCluster
         from kad.rates.run import reduce_to_feed, run_files
@@ -161,11 +171,15 @@ def run(sizes, files, file_mb, workers, work):
         for count in workers:
             with tempfile.TemporaryDirectory(dir=work) as out:
                 result = measure("cluster", json.dumps(paths), f"{out}:{count}")
+            with tempfile.TemporaryDirectory(dir=work) as out:
+                pool = measure("pool", json.dumps(paths), f"{out}:{count}")
             report["cluster"].append({"workers": count, "files": files, "file_mb": file_mb, "seconds": round(result["seconds"], 2),
-                                      "reduce_s": round(result["reduce_s"], 2), "rows": result["rows"]})
-        by_workers = {c["workers"]: c["seconds"] for c in report["cluster"]}
+                                      "reduce_s": round(result["reduce_s"], 2), "rows": result["rows"],
+                                      "pool_s": round(pool["seconds"], 2), "pool_rows": pool["rows"]})
+        by_workers = {c["workers"]: c for c in report["cluster"]}
         if 1 in by_workers and 2 in by_workers:
-            report["speedup_2_vs_1"] = round(by_workers[1] / by_workers[2], 3)
+            report["speedup_2_vs_1"] = round(by_workers[1]["seconds"] / by_workers[2]["seconds"], 3)
+            report["pool_speedup_2_vs_1"] = round(by_workers[1]["pool_s"] / by_workers[2]["pool_s"], 3)
     return report
 
 
@@ -197,12 +211,14 @@ def section_lines(report):
                      f"for the whole task: {met(max(report['memory_ratio'], report['task_memory_ratio']) <= TARGET_MEMORY)}")
     if cluster:
         lines += ["", "| Dask workers (processes, 1 thread) | files x MB | seconds, first task to feed written "
-                  "| of which the reduce (client) | rows |", "|---:|---:|---:|---:|---:|"]
+                  "| of which the reduce (client) | the same tasks on plain processes, s | rows |",
+                  "|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {c['workers']} | {c['files']} x {c['file_mb']} | {c['seconds']:.2f} | {c['reduce_s']:.2f} | "
-                  f"{c['rows']:,} |" for c in cluster]
+                  f"{c['pool_s']:.2f} | {c['rows']:,} |" for c in cluster]
     if "speedup_2_vs_1" in report:
         lines += ["", f"- 2 workers against 1, target >= {TARGET_SPEEDUP}x: {report['speedup_2_vs_1']:.2f}x, "
-                      f"{met(report['speedup_2_vs_1'] >= TARGET_SPEEDUP)}"]
+                      f"{met(report['speedup_2_vs_1'] >= TARGET_SPEEDUP)} (the same tasks on 2 plain processes "
+                      f"against 1, no Dask and no reduce: {report['pool_speedup_2_vs_1']:.2f}x)"]
     return lines
 
 

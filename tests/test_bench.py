@@ -174,7 +174,8 @@ def test_rates_bench_measures_a_small_synthetic_file(rates_report):
     assert size["rows"] > 0 and size["backend"] == "yajl2_c" and size["throughput_ratio"] > 0
     assert size["fast_share"] == 1 and size["task_ratio"] > 0
     assert [c["rows"] for c in rates_report["cluster"]][0] == [c["rows"] for c in rates_report["cluster"]][1] > 0
-    assert rates_report["cluster"][0]["reduce_s"] > 0
+    assert [c["pool_rows"] for c in rates_report["cluster"]] == [c["rows"] for c in rates_report["cluster"]]
+    assert rates_report["pool_speedup_2_vs_1"] > 0
 
 
 def test_rates_bench_writes_its_section_in_place_of_the_last_one(rates_report, tmp_path):
