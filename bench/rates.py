@@ -7,7 +7,7 @@
   /dev/null` on the same file (target >= 0.3x), with the yajl2_c parse of the file that builds
   nothing beside it (ijson's own ceiling) and the whole task (process_file: the extractor
   writing its Parquet partial and feed fragment) beside it;
-* peak memory (the child's ru_maxrss) at the largest size against the smallest (target <= 1.2x),
+* peak memory (the child's own high-water mark, bench.own_peak_rss_kb) at the largest size against the smallest (target <= 1.2x),
   for the extractor and for the whole task;
 * `--files` files of `--file-mb` MB on a LocalCluster of 2 worker processes against 1 (target
   >= 1.6x), from the first task to the feed written, beside the same tasks on plain processes
@@ -27,13 +27,14 @@ import gzip
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from bench import own_peak_rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_THROUGHPUT = 0.3
@@ -81,7 +82,7 @@ def write_synthetic(path, megabytes, seed=1):
 
 
 def _child(mode, path, out_dir):
-    """Runs in a subprocess, so ru_maxrss is this measurement's alone."""
+    """Runs in a subprocess, so its peak memory is this measurement's alone."""
     sys.path.insert(0, str(ROOT))
     started = time.perf_counter()
     if mode == "extract":
@@ -122,7 +123,7 @@ def _child(mode, path, out_dir):
             rows = reduce_to_feed(manifest, [FileJob(url=url) for url in urls], out, Path(out) / "feed.jsonl")
             result = {"rows": rows, "reduce_s": time.perf_counter() - reducing}
     result["seconds"] = time.perf_counter() - started
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mb"] = own_peak_rss_kb() / 1024
     print(json.dumps(result))
 
 
