@@ -18,7 +18,7 @@ A row or program outside its vocabulary, or without sources, is reported and lef
 
 import re
 
-from kad import CURATED, laws, load_yaml, normalise, read_yaml, vocab
+from kad import CURATED, laws, normalise, read_yaml, vocab
 
 APPEAL_PATHS = CURATED / "appeal_paths.yml"
 INSURER_KINDS = {"commercial", "medicare", "medicaid", "tricare", "va"}
@@ -86,7 +86,7 @@ def path_id(row):
 
 def federal_rule_ids():
     path = CURATED / "federal_rules.yml"
-    return {row["id"] for row in (load_yaml(path.read_text(encoding="utf-8")) or [])}
+    return {row["id"] for row in (read_yaml(path) or [])}
 
 
 def program_problem(program):

@@ -13,7 +13,7 @@ phone, street address) is scoped by state, and the source id by website too.
 """
 
 from kad import normalise, vocab
-from kad.records import CLINIC, KINDS, read_jsonl, show
+from kad.records import CLINIC, KINDS, read_jsonl
 
 ARRAY_FIELDS = ("treatments", "conditions", "insurers", "financing", "clinician_types")
 FLAG_FIELDS = ("accepts_medicare", "accepts_medicaid", "accepts_tricare", "va_community_care",
@@ -47,7 +47,7 @@ def clean_record(record, where, report):
 
 def read_records(path, to_record, report):
     """(line number, clean record, or None when the line is dropped) for every line of a clinic
-    file: a curated file (to_record=kad.curated_clinics.Reader.record) or a feed (feed_record)."""
+    file: a curated file (to_record=kad.curated_clinics.curated_record) or a feed (feed_record)."""
     for number, raw in read_jsonl(path, report):
         where = f"{path.name}:{number}"
         yield number, clean_record(to_record(raw, where, report), where, report)
@@ -72,7 +72,7 @@ def merge_keys(record):
     state; the phone within one city; the street address with its ZIP code and state; the
     website within one city. A chain's shared call-centre number or website in another city
     does not merge two locations (nor, see build_db.py, one site's two addresses in one city)."""
-    state, host = record["state"], normalise.site_host(record["website"] or "")
+    state, host = record["state"], normalise.site_host(record["website"])
     city = normalise.city_key(record["city"] or "")
     address = normalise.address_key(record["street"], record["postal_code"])
     return {

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 import build_db
-from builds import build, change, curated_line, synthetic, write_jsonl
+from builds import build, change, curated_line, synthetic
 
 
 def rows(db_path, sql, params=()):
