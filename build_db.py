@@ -28,7 +28,8 @@ from pathlib import Path
 import sqlite_utils
 from tqdm import tqdm
 
-from kad import DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, prices, records, tempfiles
+from kad import (DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, prices, records,
+                 tempfiles)
 from kad.bulk import insert_rows
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
@@ -240,8 +241,9 @@ class Build:
                 group = [json.loads(record) for _, record in members]
                 for record in group:
                     for url in record["sources"]:
+                        read_on = record["source_dates"].get(url, record["retrieved_at"])
                         self.record_source(url, SOURCE_KIND.get(record["fetched_by"], "web_page"),
-                                           record["fetched_by"], record["source_dates"].get(url, record["retrieved_at"]))
+                                           record["fetched_by"], read_on)
                 row, insurer_links = clinics.merge_group(group, self.clinic_id(group[0], used_ids))
                 row["latitude"], row["longitude"], row["geocode_precision"] = self.geocoder.place(row)
                 key = row["geocode_precision"] or "not_placed"
