@@ -13,7 +13,7 @@ phone, street address) is scoped by state, and the source id by website too.
 """
 
 from kad import normalise, vocab
-from kad.records import CLINIC, KINDS, read_jsonl
+from kad.records import CLINIC, KINDS, UNREADABLE, numbered_lines, parse_line
 
 ARRAY_FIELDS = ("treatments", "conditions", "insurers", "financing", "clinician_types")
 FLAG_FIELDS = ("accepts_medicare", "accepts_medicaid", "accepts_tricare", "va_community_care",
@@ -48,9 +48,22 @@ def clean_record(record, where, report):
 def read_records(path, to_record, report):
     """(line number, clean record, or None when the line is dropped) for every line of a clinic
     file: a curated file (to_record=kad.curated_clinics.curated_record) or a feed (feed_record)."""
-    for number, raw in read_jsonl(path, report):
-        where = f"{path.name}:{number}"
-        yield number, clean_record(to_record(raw, where, report), where, report)
+    return records_of_lines(path.name, numbered_lines(path), to_record, report)
+
+
+def records_of_lines(name, lines, to_record, report):
+    """read_records over some numbered lines (bytes) of the file `name` (a build worker's chunk)."""
+    for number, raw in lines:
+        where = f"{name}:{number}"
+        value = parse_line(raw, where, report)
+        if value is not UNREADABLE:
+            yield number, clean_record(to_record(value, where, report), where, report)
+
+
+def load_tables():
+    """Load the tables clean_record reads (vocabularies, ZIP codes) once, before a build forks
+    its workers (kad/parallel.py), so that each starts with them."""
+    vocab.treatments(), vocab.conditions(), vocab.insurers(), normalise.zip_states()
 
 
 def _map_vocabularies(record):

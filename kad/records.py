@@ -75,6 +75,12 @@ class Report:
     def drop(self, where, reason, message):
         self.problem(where, f"dropped: {message}", reason)
 
+    def absorb(self, other):
+        """Add another report's problems and drops after this one's (a build worker's)."""
+        self.problems.extend(other.problems)
+        for reason, count in other.dropped.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+
 
 class Invalid(ValueError):
     """A value its field cannot hold; `keep` is what is left of it (a list's good entries)."""
@@ -700,24 +706,36 @@ def read_jsonl(path, report):
     Lines are split on \\n only (a carriage return inside a line does not shift the numbers),
     read as bytes and decoded one by one, so a line that is not UTF-8 is reported and skipped
     without losing the lines around it."""
+    for number, raw in numbered_lines(path):
+        value = parse_line(raw, f"{path.name}:{number}", report)
+        if value is not UNREADABLE:
+            yield number, value
+
+
+def numbered_lines(path):
+    """(line number, bytes) of every line of a file that is not blank."""
     with open(path, "rb") as lines:
         for number, raw in enumerate(lines, 1):
             if number == 1:
                 raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark is not part of the JSON
-            if not raw.strip():
-                continue
-            where = f"{path.name}:{number}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                report.drop(where, "not_utf8", f"not UTF-8 (byte {error.start + 1})")
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as error:
-                report.drop(where, "malformed_json", f"not JSON ({getattr(error, 'msg', error)})")
-                continue
-            except RecursionError:
-                report.drop(where, "malformed_json", "not JSON (nested too deeply)")
-                continue
-            yield number, value
+            if raw.strip():
+                yield number, raw
+
+
+UNREADABLE = object()  # what parse_line returns for a line it reported ("null" is a value)
+
+
+def parse_line(raw, where, report):
+    """The JSON value of one line (bytes), or UNREADABLE when it is not UTF-8 or not JSON."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        report.drop(where, "not_utf8", f"not UTF-8 (byte {error.start + 1})")
+        return UNREADABLE
+    try:
+        return json.loads(line)
+    except ValueError as error:
+        report.drop(where, "malformed_json", f"not JSON ({getattr(error, 'msg', error)})")
+    except RecursionError:
+        report.drop(where, "malformed_json", "not JSON (nested too deeply)")
+    return UNREADABLE
