@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from kad import (DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, parallel, prices,
                  records, tempfiles)
-from kad.bulk import insert_rows
+from kad.bulk import encoded, insert_rows
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -435,7 +435,7 @@ def _locations(place, groups):
         if place:
             row["latitude"], row["longitude"], row["geocode_precision"] = place(row)
         best = {key: group[0][key] for key in ("source_id", "state", "website")}
-        located.append((row, insurer_links, sources, best))
+        located.append((encoded(row), insurer_links, sources, best))
     return located
 
 

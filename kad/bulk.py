@@ -14,6 +14,12 @@ _json = json.JSONEncoder(default=repr, ensure_ascii=False).encode
 _ENCODED = (list, dict, tuple)
 
 
+def encoded(row):
+    """The row with its lists and objects JSON-encoded as insert_rows would encode them, so that
+    a build worker (kad/parallel.py) does that part of the writing parent's work."""
+    return {key: _json(value) if isinstance(value, _ENCODED) else value for key, value in row.items()}
+
+
 def insert_rows(db, table, rows, conflict=""):
     """Insert `rows` (dicts) into `table`, which exists; `conflict` is "", "OR IGNORE" or
     "OR REPLACE". Rows are read one at a time, so a generator keeps memory flat."""

@@ -13,15 +13,19 @@ NATIONAL = "US"
 COLUMNS = {"region": str, "price": str, "clinics": int, "median_usd": float, "min_usd": float, "max_usd": float,
            "oldest_retrieved_at": str, "newest_retrieved_at": str, "median_series_count": float}
 
-# Median per group: the middle value, or the mean of the two middle values (as statistics.median).
-_MEDIAN = """
+# Per region, in one sort: how many values, their median (the middle value, or the mean of the
+# two middle values, as statistics.median), lowest, highest, and oldest and newest retrieved_at.
+_SUMMARY = """
     with ranked as (
-      select region, value, row_number() over (partition by region order by value) as position,
-             count(*) over (partition by region) as total
+      select region, value, retrieved_at, row_number() over byvalue as position,
+             count(*) over (byvalue rows between unbounded preceding and unbounded following) as total
       from ({values})
+      window byvalue as (partition by region order by value)
     )
-    select region, avg(value) as median from ranked
-    where position in ((total + 1) / 2, (total + 2) / 2) group by region"""
+    select region, count(*) as clinics,
+           avg(case when position in ((total + 1) / 2, (total + 2) / 2) then value end) as median,
+           min(value) as low, max(value) as high, min(retrieved_at) as oldest, max(retrieved_at) as newest
+    from ranked group by region"""
 
 
 def _by_region(where, value):
@@ -34,17 +38,15 @@ def write_price_stats(db):
     db["price_stats"].create(COLUMNS, pk=("region", "price"))
     for column in PRICE_COLUMNS:
         values = _by_region(f"typeof({column}) in ('integer', 'real') and coalesce(reported_closed, 0) = 0", column)
-        series = "null"
-        if column == "price_series_usd":
-            counts = _by_region("typeof(price_series_usd) in ('integer', 'real') and coalesce(reported_closed, 0) = 0 "
-                                "and typeof(series_count) in ('integer', 'real') and series_count != 0", "series_count")
-            series = f"(select median from ({_MEDIAN.format(values=counts)}) counts where counts.region = stats.region)"
         db.execute(f"""
-            insert into price_stats
-            select stats.region, :price, stats.clinics, medians.median, stats.min_usd, stats.max_usd,
-                   stats.oldest, stats.newest, {series}
-            from (select region, count(*) as clinics, min(value) as min_usd, max(value) as max_usd,
-                         min(retrieved_at) as oldest, max(retrieved_at) as newest
-                  from ({values}) group by region) stats
-            join ({_MEDIAN.format(values=values)}) medians on medians.region = stats.region""", {"price": column})
+            insert into price_stats (region, price, clinics, median_usd, min_usd, max_usd, oldest_retrieved_at,
+                                     newest_retrieved_at)
+            select region, :price, clinics, median, low, high, oldest, newest
+            from ({_SUMMARY.format(values=values)})""", {"price": column})
+    counts = _by_region("typeof(price_series_usd) in ('integer', 'real') and coalesce(reported_closed, 0) = 0 "
+                        "and typeof(series_count) in ('integer', 'real') and series_count != 0", "series_count")
+    db.execute(f"""
+        update price_stats set median_series_count = series.median
+        from ({_SUMMARY.format(values=counts)}) series
+        where price_stats.price = 'price_series_usd' and series.region = price_stats.region""")
     db.conn.commit()

@@ -3,7 +3,7 @@
 import pytest
 import sqlite_utils
 
-from kad.bulk import insert_rows
+from kad.bulk import encoded, insert_rows
 
 COLUMNS = {"id": str, "name": str, "price": float, "count": int, "flag": int, "sources": str, "detail": str}
 ROWS = [
@@ -24,6 +24,11 @@ def table(rows, write):
 def test_same_rows_as_sqlite_utils():
     expected = table(ROWS, lambda db, rows: db["t"].insert_all(rows))
     assert table(iter(ROWS), lambda db, rows: insert_rows(db, "t", rows)) == expected
+
+
+def test_rows_encoded_beforehand_are_written_the_same():
+    expected = table(ROWS, lambda db, rows: db["t"].insert_all(rows))
+    assert table([encoded(row) for row in ROWS], lambda db, rows: insert_rows(db, "t", rows)) == expected
 
 
 def test_conflict_clause():
