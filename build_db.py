@@ -194,11 +194,17 @@ class Build:
         or NPI that the scoped keys keep apart (two states, two websites) is reported."""
         conn = staging.conn
         conn.execute("UPDATE records SET grp = rid")
+        # Only records that share a key with another can join a group: the rest stay alone.
+        conn.execute("DROP TABLE IF EXISTS temp.linked")
+        conn.execute("CREATE TEMP TABLE linked (rid INTEGER PRIMARY KEY)")
+        conn.execute("INSERT INTO linked SELECT rid FROM records WHERE " + " OR ".join(
+            f"{key} IN (SELECT {key} FROM records WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1)"
+            for key in MERGE_KEYS))
         neighbours = " , ".join(
             f"coalesce((SELECT min(grp) FROM records other WHERE other.{key} = records.{key}), grp)"
             for key in MERGE_KEYS)
         while conn.execute(f"UPDATE records SET grp = min(grp, {neighbours}) "
-                           f"WHERE grp > min(grp, {neighbours})").rowcount:
+                           f"WHERE rid IN linked AND grp > min(grp, {neighbours})").rowcount:
             pass
         conn.execute("CREATE INDEX records_grp ON records(grp, rank)")
         conn.commit()
