@@ -8,12 +8,4 @@ Everything here writes into temporary folders, never into data/ (docs/data-contr
 """
 
 
-def own_peak_rss_kb():
-    """This process's own memory high-water mark (VmHWM), in KB.
-    Not ru_maxrss (os.wait4, getrusage): Linux carries a process's maximum over exec, so a child
-    reports at least the size of the parent that forked it."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return None
+from kad.parallel import peak_rss_kb as own_peak_rss_kb  # noqa: F401 (the benches' one reader of VmHWM)

@@ -2,7 +2,8 @@
 same feed rows with the build's settings.
 
 Every build runs in its own subprocess, so its peak memory belongs to that build alone: the peak
-RSS (VmHWM) the child reads in /proc/self/status once it is done. Not ru_maxrss, from os.wait4 or
+RSS (VmHWM) the child reads in /proc/self/status once it is done, and the largest of its workers'
+(kad/parallel.py; each counts the pages it shares with the build since the fork). Not ru_maxrss, from os.wait4 or
 getrusage: Linux carries a process's maximum over exec, so a child forked from a parent of 480 MB
 reports 480 MB however little it uses (bench.run's parent grows as it serves the page benchmarks).
 """
@@ -27,6 +28,7 @@ def _child_build(feeds, seed, db, result_path, profile_path=None):
     """Runs in the subprocess: one build, timed step by step."""
     sys.path.insert(0, str(ROOT))
     import build_db
+    from kad import parallel
 
     steps = []
 
@@ -51,7 +53,7 @@ def _child_build(feeds, seed, db, result_path, profile_path=None):
         "seconds": seconds, "steps": steps, "setup_peak_kb": setup_kb, "peak_kb": own_peak_rss_kb(),
         "clinics": build.counts["clinics"], "merged": build.merged, "precision": build.precision,
         "dropped": build.report.dropped, "problems": len(build.report.problems),
-        "inputs": build.inputs,
+        "inputs": build.inputs, "processes": parallel.process_count(), "worker_peak_kb": parallel.worker_peak_kb,
     }))
 
 
@@ -109,6 +111,7 @@ def build(size, workdir, seed=0, profile=False):
     result = json.loads(result_path.read_text())
     result.update(size=size, db=str(db), feed=str(feeds / f"{synthetic.FEED_NAME}.jsonl"), generate_seconds=generated,
                   process_seconds=wall, peak_mb=result["peak_kb"] / 1024, setup_mb=result["setup_peak_kb"] / 1024,
+                  worker_peak_mb=result["worker_peak_kb"] / 1024,
                   rows_per_second=size / result["seconds"])
     if profile:
         result["profile"] = str(folder / "build.prof")

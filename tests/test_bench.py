@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from bench import builds, load, nppes_bulk, pages, run, synthetic, synthetic_nppes
-from kad import DATA, clinics, records
+from kad import DATA, clinics, parallel, records
 
 SIZE = 200
 
@@ -73,6 +73,11 @@ def test_bench_build_measures_a_build_of_synthetic_clinics(built):
     connection = sqlite3.connect(built["db"])
     names = [name for (name,) in connection.execute("SELECT name FROM clinics")]
     assert names and all(name.startswith("Synthetic") for name in names)
+
+
+def test_bench_build_reports_its_workers_memory(built):
+    assert built["processes"] == parallel.process_count()
+    assert (built["worker_peak_mb"] > 0) == (built["processes"] > 1)
 
 
 def test_near_zip_and_full_scan_return_the_same_ids_in_the_same_order(built):
@@ -161,6 +166,7 @@ def test_run_writes_every_target_and_keeps_the_rates_section(tmp_path):
                    "every facet present", "repeated requests", "counting every facet afresh", "State page", "Checklist"):
         assert target in targets, target
     assert ("an older run" not in text, text.endswith("\n" + RATES_SECTION)) == (True, True)
+    assert ("worker processes' peak memory flat" in targets) == (parallel.process_count() > 1)
 
 
 @pytest.fixture(scope="module")
