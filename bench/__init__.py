@@ -8,4 +8,6 @@ Everything here writes into temporary folders, never into data/ (docs/data-contr
 """
 
 
-from kad.parallel import peak_rss_kb as own_peak_rss_kb  # noqa: F401 (the benches' one reader of VmHWM)
+from kad import parallel
+
+own_peak_rss_kb = parallel.peak_rss_kb  # the benches' and the build workers' one reader of VmHWM
