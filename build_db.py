@@ -342,7 +342,7 @@ class Build:
         if not db["sources"].exists():
             db["sources"].create({"url": str, "kind": str, "fetched_by": str, "retrieved_at": str,
                                   **checks.SOURCE_CHECK_COLUMNS}, pk="url")
-        db["sources"].insert_all(self._pending_sources.values(), ignore=True)
+        insert_rows(db, "sources", self._pending_sources.values(), "OR IGNORE")
         self._pending_sources = {}
 
     # -- finishing -----------------------------------------------------------------------------
