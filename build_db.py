@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from kad import (DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, parallel, prices,
                  records, tempfiles)
-from kad.bulk import encoded, insert_rows
+from kad.bulk import insert_rows, insert_values, values_of
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -52,6 +52,10 @@ CLINIC_COLUMNS = {
     "conflicts": str, "source_ids": str, "sources": str, "retrieved_at": str, "first_seen": str,
     "last_seen": str, "needs_review": int, "review_reasons": str,
 }
+CLINIC_ORDER = tuple(CLINIC_COLUMNS)
+PLACE_AT = CLINIC_ORDER.index("latitude")  # latitude, longitude, geocode_precision
+INSURER_LINK_COLUMNS = ("clinic_id", "insurer_id", "evidence", "source_url", "retrieved_at")
+LIST_LINKS = (("clinic_conditions", "conditions"), ("clinic_treatments", "treatments"))
 # The keys records of one location share (kad.clinics.merge_keys).
 MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key", "site_key")
 # A build writes a new file that nothing else reads until it is renamed: no journal, no syncs
@@ -237,12 +241,15 @@ class Build:
 
     def write_clinics(self, db, staging):
         db["clinics"].create(CLINIC_COLUMNS, pk="id")
-        db["clinic_insurers"].create({"clinic_id": str, "insurer_id": str, "evidence": str,
-                                      "source_url": str, "retrieved_at": str},
-                                     pk=("clinic_id", "insurer_id"),
+        db["clinic_insurers"].create(dict.fromkeys(INSURER_LINK_COLUMNS, str), pk=("clinic_id", "insurer_id"),
                                      foreign_keys=[("clinic_id", "clinics", "id"), ("insurer_id", "insurers", "id")])
+        for table, column in LIST_LINKS:
+            target = column[:-1] + "_id"
+            db[table].create({"clinic_id": str, target: str}, pk=("clinic_id", target),
+                             foreign_keys=[("clinic_id", "clinics", "id"), (target, column, "id")])
         self.precision = {}
-        links, used_ids = [], set()
+        used_ids = set()
+        links = {"clinic_insurers": [], **{table: [] for table, _ in LIST_LINKS}}
         rows = staging.conn.execute("SELECT grp, record FROM records ORDER BY grp, rank, rid")
         total = staging.conn.execute("SELECT count(DISTINCT grp) FROM records").fetchone()[0]
         groups = ([record for _, record in members] for _, members in itertools.groupby(rows, key=lambda r: r[0]))
@@ -253,36 +260,33 @@ class Build:
             parallel.ordered_map(functools.partial(_locations, None if online else self.geocoder.place),
                                  parallel.chunked(groups, CHUNK)))
 
+        def write_links(at_least):
+            for table, waiting in links.items():
+                if len(waiting) >= at_least:
+                    insert_values(db, table, waiting, "OR IGNORE")
+                    waiting.clear()
+
         def clinic_rows():
-            for row, insurer_links, sources, best in tqdm(located, total=total, unit="clinic",
-                                                          disable=self.quiet or None, leave=False):
+            for clinic, clinic_links, sources, best in tqdm(located, total=total, unit="clinic",
+                                                            disable=self.quiet or None, leave=False):
                 clinic_id = self.clinic_id(best, used_ids)
-                if clinic_id != row["id"]:
-                    row["id"] = clinic_id
-                    for link in insurer_links:
-                        link["clinic_id"] = clinic_id
+                for values in (clinic, *itertools.chain.from_iterable(clinic_links.values())):
+                    values[0] = clinic_id
                 for source in sources:
                     self.record_source(*source)
                 if online:
-                    row["latitude"], row["longitude"], row["geocode_precision"] = self.geocoder.place(row)
-                key = row["geocode_precision"] or "not_placed"
+                    clinic[PLACE_AT:PLACE_AT + 3] = self.geocoder.place(dict(zip(CLINIC_COLUMNS, clinic)))
+                key = clinic[PLACE_AT + 2] or "not_placed"
                 self.precision[key] = self.precision.get(key, 0) + 1
-                links.extend(insurer_links)
-                if len(links) >= 1000:
-                    insert_rows(db, "clinic_insurers", links)
-                    links.clear()
+                for table, values in clinic_links.items():
+                    links[table].extend(values)
+                write_links(1000)
                 if len(self._pending_sources) >= 5000:  # keeps the build's memory flat
                     self.flush_sources(db)
-                yield row
+                yield clinic
 
-        insert_rows(db, "clinics", clinic_rows())
-        insert_rows(db, "clinic_insurers", links)
-        for table, column in (("clinic_conditions", "conditions"), ("clinic_treatments", "treatments")):
-            target = column[:-1] + "_id"
-            db[table].create({"clinic_id": str, target: str}, pk=("clinic_id", target),
-                             foreign_keys=[("clinic_id", "clinics", "id"), (target, column, "id")])
-            db.execute(f"INSERT OR IGNORE INTO {table} SELECT clinics.id, each.value "
-                       f"FROM clinics, json_each(clinics.{column}) AS each")
+        insert_values(db, "clinics", clinic_rows())
+        write_links(0)
         self.carry_first_seen(db)
         self.flush_sources(db)
 
@@ -428,9 +432,10 @@ def _stage_lines(name, fetched_by, to_record, lines):
 
 
 def _locations(place, groups):
-    """For the staged records (JSON) of each location: its clinics row, insurer links, the
-    addresses its records cite (record_source's arguments) and its best record's identity for
-    Build.clinic_id; placed when `place` is given (a worker's part of Build.write_clinics)."""
+    """For the staged records (JSON) of each location: its clinics row and its rows of the link
+    tables (values in column order, the clinic's id to be set by Build.clinic_id), the addresses
+    its records cite (record_source's arguments) and its best record's identity; placed when
+    `place` is given (a worker's part of Build.write_clinics)."""
     located = []
     for staged in groups:
         group = [_decode(record) for record in staged]
@@ -440,8 +445,10 @@ def _locations(place, groups):
         row, insurer_links = clinics.merge_group(group)
         if place:
             row["latitude"], row["longitude"], row["geocode_precision"] = place(row)
+        links = {"clinic_insurers": [values_of(link, INSURER_LINK_COLUMNS, "clinic_insurers") for link in insurer_links],
+                 **{table: [[None, value] for value in row[column]] for table, column in LIST_LINKS}}
         best = {key: group[0][key] for key in ("source_id", "state", "website")}
-        located.append((encoded(row), insurer_links, sources, best))
+        located.append((values_of(row, CLINIC_ORDER, "clinics"), links, sources, best))
     return located
 
 

@@ -8,31 +8,37 @@ executemany in about 40% less CPU time: lists and objects JSON-encoded as sqlite
 them, a missing key NULL, and a key the table does not have refused, as sqlite-utils refuses it.
 """
 
+import functools
 import json
 
 _json = json.JSONEncoder(default=repr, ensure_ascii=False).encode
 _ENCODED = (list, dict, tuple)
 
 
-def encoded(row):
-    """The row with its lists and objects JSON-encoded as insert_rows would encode them, so that
-    a build worker (kad/parallel.py) does that part of the writing parent's work."""
-    return {key: _json(value) if isinstance(value, _ENCODED) else value for key, value in row.items()}
+def values_of(row, columns, table="the table"):
+    """A row (dict) as insert_values writes it: its values in `columns` (a tuple) order, lists
+    and objects JSON-encoded, a missing key NULL, a key that is not a column refused. A build
+    worker (kad/parallel.py) calls it, so that the writing process only writes."""
+    if not _known(columns).issuperset(row):
+        raise ValueError(f"{table} has no column {sorted(set(row) - set(columns))}")
+    return [_json(value) if isinstance(value, _ENCODED) else value for value in map(row.get, columns)]
+
+
+@functools.lru_cache(maxsize=None)
+def _known(columns):
+    return frozenset(columns)
+
+
+def insert_values(db, table, rows, conflict=""):
+    """Insert rows given as lists of values in the table's column order (values_of);
+    `conflict` is "", "OR IGNORE" or "OR REPLACE". A generator keeps memory flat."""
+    columns = list(db[table].columns_dict)
+    names = ", ".join(f"[{column}]" for column in columns)
+    db.conn.executemany(f"INSERT {conflict} INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+    db.conn.commit()
 
 
 def insert_rows(db, table, rows, conflict=""):
-    """Insert `rows` (dicts) into `table`, which exists; `conflict` is "", "OR IGNORE" or
-    "OR REPLACE". Rows are read one at a time, so a generator keeps memory flat."""
-    columns = list(db[table].columns_dict)
-    known = frozenset(columns)
-    names = ", ".join(f"[{column}]" for column in columns)
-    sql = f"INSERT {conflict} INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})"
-
-    def values():
-        for row in rows:
-            if not known.issuperset(row):
-                raise ValueError(f"{table} has no column {sorted(set(row) - known)}")
-            yield [_json(value) if isinstance(value, _ENCODED) else value for value in map(row.get, columns)]
-
-    db.conn.executemany(sql, values())
-    db.conn.commit()
+    """Insert `rows` (dicts) into `table`, which exists."""
+    columns = tuple(db[table].columns_dict)
+    insert_values(db, table, (values_of(row, columns, table) for row in rows), conflict)

@@ -3,7 +3,7 @@
 import pytest
 import sqlite_utils
 
-from kad.bulk import encoded, insert_rows
+from kad.bulk import insert_rows, insert_values, values_of
 
 COLUMNS = {"id": str, "name": str, "price": float, "count": int, "flag": int, "sources": str, "detail": str}
 ROWS = [
@@ -26,9 +26,15 @@ def test_same_rows_as_sqlite_utils():
     assert table(iter(ROWS), lambda db, rows: insert_rows(db, "t", rows)) == expected
 
 
-def test_rows_encoded_beforehand_are_written_the_same():
+def test_values_made_beforehand_are_written_the_same():
     expected = table(ROWS, lambda db, rows: db["t"].insert_all(rows))
-    assert table([encoded(row) for row in ROWS], lambda db, rows: insert_rows(db, "t", rows)) == expected
+    values = [values_of(row, tuple(COLUMNS)) for row in ROWS]
+    assert table(values, lambda db, rows: insert_values(db, "t", rows)) == expected
+
+
+def test_values_of_refuses_a_key_that_is_not_a_column():
+    with pytest.raises(ValueError, match="no column"):
+        values_of({"id": "x", "colour": "red"}, tuple(COLUMNS))
 
 
 def test_conflict_clause():
