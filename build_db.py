@@ -58,6 +58,10 @@ INSURER_LINK_COLUMNS = ("clinic_id", "insurer_id", "evidence", "source_url", "re
 LIST_LINKS = (("clinic_conditions", "conditions"), ("clinic_treatments", "treatments"))
 # The keys records of one location share (kad.clinics.merge_keys).
 MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key", "site_key")
+# The staging database's records: one per input record, its merge keys, its group once merged.
+STAGING_COLUMNS = {"rid": int, "source_id": str, "npi": str, "state": str, "fetched_by": str, "rank": int,
+                   **dict.fromkeys(MERGE_KEYS, str), "grp": int, "record": str}
+STAGING_ORDER = tuple(STAGING_COLUMNS)
 # A build writes a new file that nothing else reads until it is renamed: no journal, no syncs
 # (bench/builds.py gives its raw-insert baseline the same).
 PRAGMAS = ("journal_mode = OFF", "synchronous = OFF")
@@ -164,9 +168,7 @@ class Build:
                 yield name, path, clinics.feed_record
 
     def stage_clinics(self, staging):
-        staging["records"].create({"rid": int, "source_id": str, "npi": str, "state": str, "fetched_by": str,
-                                   "rank": int, **dict.fromkeys(MERGE_KEYS, str), "grp": int, "record": str},
-                                  pk="rid")
+        staging["records"].create(STAGING_COLUMNS, pk="rid")
 
         def staged():
             clinics.load_tables()  # before the workers fork: each starts with them
@@ -182,7 +184,7 @@ class Build:
                     yield from rows
                 self.note_input(path, read, loaded)
 
-        insert_rows(staging, "records", staged())
+        insert_values(staging, "records", staged())
         # One site naming two street addresses in one city has two locations there: its records
         # with a street are joined by the address, not by the site.
         staging.execute("UPDATE records SET site_key = NULL WHERE address_key IS NOT NULL AND site_key IN "
@@ -425,9 +427,9 @@ def _stage_lines(name, fetched_by, to_record, lines):
         read += 1
         if record is not None:
             record["fetched_by"] = fetched_by
-            rows.append({"source_id": record["source_id"], "npi": record["npi"], "state": record["state"],
-                         "fetched_by": fetched_by, "rank": clinics.SOURCE_RANK.get(fetched_by, 9),
-                         **clinics.merge_keys(record), "record": _encode(record)})
+            rows.append(values_of({"source_id": record["source_id"], "npi": record["npi"], "state": record["state"],
+                                   "fetched_by": fetched_by, "rank": clinics.SOURCE_RANK.get(fetched_by, 9),
+                                   **clinics.merge_keys(record), "record": _encode(record)}, STAGING_ORDER, "records"))
     return rows, read, report
 
 
