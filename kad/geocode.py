@@ -10,6 +10,7 @@ address is ever looked up twice. Whatever the online service cannot place falls 
 offline geocoder.
 """
 
+import functools
 import json
 import statistics
 from collections import defaultdict
@@ -124,6 +125,8 @@ class ClinicGeocoder:
     def __init__(self, service=None):
         self.offline = ZipCentroidGeocoder()
         self.online = CachedOnlineGeocoder(service) if service else None
+        # Many clinics share a ZIP code or a city: each centroid is looked up once.
+        self._centroid = functools.lru_cache(maxsize=1 << 16)(self._centroid_of)
 
     def place(self, record):
         if record.get("latitude") is not None and record.get("longitude") is not None:
@@ -133,8 +136,10 @@ class ClinicGeocoder:
                                              record["state"], record.get("postal_code"))
             if point and in_us(*point):
                 return point[0], point[1], "street"
-        location = self.offline.geocode({"postalcode": record.get("postal_code"),
-                                         "city": record.get("city"), "state": record.get("state")})
+        return self._centroid(record.get("postal_code"), record.get("city"), record.get("state"))
+
+    def _centroid_of(self, postal_code, city, state):
+        location = self.offline.geocode({"postalcode": postal_code, "city": city, "state": state})
         if location is None:
             return None, None, None
         return location.latitude, location.longitude, location.raw["precision"]
