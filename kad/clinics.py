@@ -12,6 +12,8 @@ Merging never joins records of two states or two websites: every merge key (sour
 phone, street address) is scoped by state, and the source id by website too.
 """
 
+import itertools
+
 from kad import normalise, vocab
 from kad.records import CLINIC, KINDS, UNREADABLE, numbered_lines, parse_line
 
@@ -118,12 +120,12 @@ def merge_group(records, clinic_id=None):
         stated = [r[key] for r in records if r[key] != "unknown"]
         row[key] = stated[0] if stated else "unknown"
     for key in ARRAY_FIELDS:
-        row[key] = list(dict.fromkeys(v for r in records for v in r[key]))
+        row[key] = _union(records, key)
     row["unmapped_insurers"] = sorted({n for r in records for n in r["unmapped"].get("insurers", [])})
     row["reported_closed"] = int(any(r["reported_closed"] for r in records))
     # A registry or a site listing of a VA medical center does not unmake it.
     row["facility_kind"] = next((r["facility_kind"] for r in records if r["facility_kind"] != "clinic"), "clinic")
-    row["sources"] = list(dict.fromkeys(u for r in records for u in r["sources"]))
+    row["sources"] = _union(records, "sources")
     row["source_ids"] = [r["source_id"] for r in records]
     read = sorted(r["retrieved_at"] for r in records if r["retrieved_at"])
     seen = sorted(day for r in records for day in (r["first_seen"], r["retrieved_at"]) if day)
@@ -133,8 +135,13 @@ def merge_group(records, clinic_id=None):
     row["insurers"] = [vocab.insurers().name(i) for i in links]
     row["conflicts"] = conflicts
     row["needs_review"] = int(bool(conflicts) or any(r["needs_review"] for r in records))
-    row["review_reasons"] = list(dict.fromkeys(reason for r in records for reason in r["review_reasons"]))
+    row["review_reasons"] = _union(records, "review_reasons")
     return row, list(links.values())
+
+
+def _union(records, key):
+    """The entries of the records' `key` lists, each once, in order."""
+    return list(dict.fromkeys(itertools.chain.from_iterable(record[key] for record in records)))
 
 
 def insurer_links(row, records, conflicts):
