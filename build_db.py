@@ -385,14 +385,19 @@ class Build:
         failures = []
         if db["clinics"].count == 0:
             failures.append("no clinics were built")
-        for column in ("treatments", "conditions", "insurers", "financing", "clinician_types", "sources"):
-            bad = db.execute(f"SELECT count(*) FROM clinics WHERE json_type({column}) IS NOT 'array'").fetchone()[0]
+        # Every clinic check in one pass over the table.
+        arrays = ("treatments", "conditions", "insurers", "financing", "clinician_types", "sources")
+        # (A value that is not JSON at all counts as not an array, rather than stopping the check.)
+        *not_arrays, unsourced, unknown_states = db.execute(
+            "SELECT " + ", ".join(f"coalesce(sum(CASE WHEN json_valid({column}) THEN json_type({column}) END "
+                                  "IS NOT 'array'), 0)" for column in arrays) +
+            ", coalesce(sum(CASE WHEN json_valid(sources) THEN json_array_length(sources) END = 0), 0)"
+            ", coalesce(sum(state NOT IN (SELECT code FROM states)), 0) FROM clinics").fetchone()
+        for column, bad in zip(arrays, not_arrays):
             if bad:
                 failures.append(f"{bad} clinics have a {column} value that is not a JSON array")
-        unsourced = db.execute("SELECT count(*) FROM clinics WHERE json_array_length(sources) = 0").fetchone()[0]
         if unsourced:
             failures.append(f"{unsourced} clinics have no source")
-        unknown_states = db.execute("SELECT count(*) FROM clinics WHERE state NOT IN (SELECT code FROM states)").fetchone()[0]
         if unknown_states:
             failures.append(f"{unknown_states} clinics have a state outside the states table")
         failures.extend(laws.check_policy_data(db))

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 import build_db
-from builds import build, change, curated_line, synthetic
+from builds import build, change, curated_line, synthetic, write_jsonl
 
 
 def rows(db_path, sql, params=()):
@@ -353,3 +353,49 @@ def test_checked_in_data_builds(tmp_path):
 def test_addresses_are_not_entity_decoded(tmp_path):
     run = build(tmp_path, feeds={"clinic_site": [synthetic("A", website="https://synthetic.example/?a=1&copy=2")]})
     assert clinics(run)["site:synthetic-a"]["website"] == "https://synthetic.example/?a=1&copy=2"
+
+
+def test_an_online_geocoder_places_street_addresses_in_the_writing_process(tmp_path, monkeypatch):
+    """Centroids are placed by the build's workers; an online service (its rate limit and cache
+    file) only by the process that writes."""
+    from kad import geocode
+
+    class FakeService:
+        def __init__(self, user_agent, timeout):
+            pass
+
+        def geocode(self, query, **kwargs):
+            return type("Loc", (), {"latitude": 30.2672, "longitude": -97.7431})()
+
+    monkeypatch.setattr(geocode, "get_geocoder_for_service", lambda name: FakeService)
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    write_jsonl(feeds / "clinic_site.jsonl", [synthetic("Street", street="1 Congress Ave", postal_code="78701"),
+                                              synthetic("City Only")])
+    run = build_db.Build(tmp_path / "ketamine.db", feeds_dir=feeds, clinic_files=[write_jsonl(tmp_path / "s.jsonl", [])],
+                         changes=None, quiet=True)
+    run.geocoder.online = geocode.CachedOnlineGeocoder("nominatim", cache_path=tmp_path / "cache.jsonl",
+                                                       min_delay_seconds=0)
+    run.run()
+    placed = dict(sqlite3.connect(run.db_path).execute("SELECT name, geocode_precision FROM clinics"))
+    assert placed == {"Synthetic Street": "street", "Synthetic City Only": "city_centroid"}
+
+
+def test_the_build_refuses_clinics_that_break_its_checks(tmp_path):
+    import shutil
+
+    import sqlite_utils
+
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("One"), synthetic("Two"), synthetic("Three")]})
+    broken = tmp_path / "broken.db"
+    shutil.copy(run.db_path, broken)
+    db = sqlite_utils.Database(broken)
+    db.execute("UPDATE clinics SET treatments = 'iv_ketamine' WHERE name = 'Synthetic One'")
+    db.execute("UPDATE clinics SET sources = '[]' WHERE name = 'Synthetic Two'")
+    db.execute("UPDATE clinics SET state = 'ZZ' WHERE name = 'Synthetic Three'")
+    db.conn.commit()
+    with pytest.raises(build_db.BuildError) as error:
+        run.check(db)
+    assert [line.strip() for line in str(error.value).splitlines()[1:]] == [
+        "1 clinics have a treatments value that is not a JSON array", "1 clinics have no source",
+        "1 clinics have a state outside the states table"]
