@@ -81,14 +81,14 @@ def add_evidence(db, rows, report=None, where="network evidence"):
     Rows without a clinic_id are joined to clinics by NPI. Returns how many rows were added."""
     create_tables(db)
     before = db["network_evidence"].count
-    insert_rows(db, "network_evidence", _good_evidence(rows, report, where), "OR IGNORE")
+    insert_rows(db, "network_evidence", _good_evidence(enumerate(rows, 1), report, where), "OR IGNORE")
     link_clinics(db)
     return db["network_evidence"].count - before
 
 
-def _good_evidence(rows, report, where):
+def _good_evidence(numbered_rows, report, where):
     """The rows add_evidence stores, one at a time (a generator keeps the build's memory flat)."""
-    for number, row in enumerate(rows, 1):
+    for number, row in numbered_rows:
         problem = evidence_problem(row)
         if problem:
             if report:
@@ -99,7 +99,7 @@ def _good_evidence(rows, report, where):
         plan_ids, detail = row.get("plan_ids"), row.get("detail")
         out["plan_ids"] = _json(list(plan_ids)) if plan_ids else "[]"
         out["detail"] = _sorted_json(detail) if detail else "{}"
-        out["id"] = row["evidence"] + ":" + hashlib.sha1(_sorted_json(out).encode()).hexdigest()[:16]
+        out["id"] = row["evidence"] + ":" + _digest(_sorted_json(out))
         yield out
 
 
@@ -108,13 +108,38 @@ _json = json.JSONEncoder().encode
 _sorted_json = json.JSONEncoder(sort_keys=True).encode
 
 
+def _digest(row_json):
+    """The hash in a row's id: ids are public, so this and the JSON it hashes never change."""
+    return hashlib.sha1(row_json.encode()).hexdigest()[:16]
+
+
+def _digest_of_sqlite_json(row_json):
+    """`_digest` of a row's JSON as SQLite writes it (key-sorted, built with json_quote). For
+    printable ASCII without escapes SQLite writes what Python writes; otherwise (non-ASCII, DEL,
+    an escaped character) the JSON is written again as Python writes it."""
+    if "\\" in row_json or not (row_json.isascii() and row_json.isprintable()):
+        row_json = _sorted_json(json.loads(row_json))
+    return _digest(row_json)
+
+
 def link_clinics(db):
-    """clinic_id for evidence rows that have none: the clinic with that NPI, or with a strong match."""
-    db.execute("""UPDATE network_evidence SET clinic_id = coalesce(
-                    (SELECT id FROM clinics WHERE clinics.npi = network_evidence.npi ORDER BY id LIMIT 1),
-                    (SELECT clinic_id FROM clinic_npis WHERE clinic_npis.npi = network_evidence.npi
-                       AND match_score >= ? ORDER BY match_score DESC, clinic_id LIMIT 1))
-                  WHERE clinic_id IS NULL AND npi IS NOT NULL""", [npi_match.STRONG])
+    """clinic_id for evidence rows that have none: the clinic with that NPI (the first by id), or
+    the strongest match (then the first by id) in clinic_npis. Read from one keyed table of every
+    NPI made here: the build indexes clinics.npi only at its end, and a lookup per row without
+    an index would read every clinic for every payer row."""
+    db.executescript("""
+        DROP TABLE IF EXISTS temp.npi_clinic;
+        CREATE TEMP TABLE npi_clinic (npi PRIMARY KEY, clinic_id) WITHOUT ROWID;
+        INSERT INTO npi_clinic SELECT npi, min(id) FROM clinics WHERE npi IS NOT NULL GROUP BY npi;
+    """)
+    db.execute("""INSERT OR IGNORE INTO npi_clinic SELECT npi, clinic_id FROM (
+                    SELECT npi, clinic_id, row_number() OVER (PARTITION BY npi ORDER BY match_score DESC, clinic_id) AS place
+                    FROM clinic_npis WHERE match_score >= ?) WHERE place = 1""", [npi_match.STRONG])
+    db.executescript("""
+        UPDATE network_evidence SET clinic_id = npi_clinic.clinic_id FROM npi_clinic
+          WHERE network_evidence.clinic_id IS NULL AND npi_clinic.npi = network_evidence.npi;
+        DROP TABLE temp.npi_clinic;
+    """)
     db.conn.commit()
 
 
@@ -129,12 +154,39 @@ def feed_evidence(record):
             "retrieved_at": record["retrieved_at"]}
 
 
-def clinic_side_evidence(db):
-    """What the clinics say (clinic_insurers from their own pages or hand-checked research)."""
-    for row in db.query(
-            "SELECT ci.clinic_id, ci.insurer_id, ci.evidence, ci.source_url, ci.retrieved_at, c.npi, c.state "
-            "FROM clinic_insurers ci JOIN clinics c ON c.id = ci.clinic_id ORDER BY ci.clinic_id, ci.insurer_id"):
-        yield {**row, "network": None, "plan_ids": [], "detail": {}}
+# Each network_evidence column of a clinic-side row, as SQL over clinic_insurers (ci) and clinics (c).
+_CLINIC_SIDE_SQL = {"npi": "c.npi", "clinic_id": "ci.clinic_id", "insurer_id": "ci.insurer_id", "network": "NULL",
+                    "plan_ids": "'[]'", "evidence": "ci.evidence", "detail": "'{}'", "state": "c.state",
+                    "source_url": "ci.source_url", "retrieved_at": "ci.retrieved_at"}
+
+
+def add_clinic_side_evidence(db, report):
+    """What the clinics say (clinic_insurers, from their own pages or hand-checked research), as
+    network_evidence rows in clinic_insurers' order: one INSERT ... SELECT in SQLite, with the ids
+    `add_evidence` gives. A row it cannot be sure `evidence_problem` accepts (none, as the clinics'
+    records were checked) goes through `add_evidence`'s checks instead, and is reported there."""
+    create_tables(db)
+    db.conn.create_function("evidence_digest", 1, _digest_of_sqlite_json, deterministic=True)
+    keys = sorted(_CLINIC_SIDE_SQL)  # the JSON an id hashes has its keys sorted
+    row_json = "printf('{%s}', %s)" % (", ".join(f"{_json(key)}: %s" for key in keys),
+                                      ", ".join(f"json_quote({_CLINIC_SIDE_SQL[key]})" for key in keys))
+    sound = ("ci.evidence IN (SELECT value FROM json_each(:clinic_side)) "
+             "AND ci.insurer_id IN (SELECT value FROM json_each(:insurers)) "
+             "AND typeof(ci.source_url) = 'text' AND ci.source_url GLOB '*[!-~]*'")  # a visible character
+    rows = "FROM clinic_insurers ci JOIN clinics c ON c.id = ci.clinic_id"
+    parameters = {"clinic_side": _json(CLINIC_SIDE), "insurers": _json(list(vocab.insurers().entries))}
+    added = db.execute(f"""
+        INSERT OR IGNORE INTO network_evidence (id, {', '.join(_ROW_KEYS)})
+        SELECT ci.evidence || ':' || evidence_digest({row_json}), {', '.join(_CLINIC_SIDE_SQL[key] for key in _ROW_KEYS)}
+        {rows} WHERE {sound} ORDER BY ci.clinic_id, ci.insurer_id""", parameters).rowcount
+    db.conn.commit()
+    if added == db["clinic_insurers"].count:
+        return
+    unsure = db.execute_returning_dicts(
+        f"SELECT {', '.join(f'{sql} AS {key}' for key, sql in _CLINIC_SIDE_SQL.items())} {rows} WHERE NOT ({sound}) "
+        "ORDER BY ci.clinic_id, ci.insurer_id", parameters)
+    numbered = ((f"{row['clinic_id']} {row['insurer_id']}", {**row, "plan_ids": [], "detail": {}}) for row in unsure)
+    insert_rows(db, "network_evidence", _good_evidence(numbered, report, "clinic_insurers"), "OR IGNORE")
 
 
 # -- NPI matches -------------------------------------------------------------------------------
@@ -189,7 +241,7 @@ def _matches(record, by_source, by_state):
 
 def load_evidence(db, feeds_dir, report, note_input, record_source):
     """network_evidence from the clinic side and the payer feeds."""
-    add_evidence(db, clinic_side_evidence(db), report, "clinic_insurers")
+    add_clinic_side_evidence(db, report)
     for name in NETWORK_FEEDS:
         path = feeds_dir / f"{name}.jsonl"
         if not path.exists():
@@ -222,19 +274,17 @@ def compute_status(db):
     * payer_only: the insurer's data lists the clinic, the clinic does not name the insurer (a row
       is added to clinic_insurers).
 
-    Each is read from small keyed tables made once (what the clinics say, what the payers list,
-    which directories were read for which state), never by scanning network_evidence per row, so
-    the cost grows with the rows, not with their square.
+    What a clinic says is its own clinic_insurers row (network_evidence's clinic-side rows are
+    copies of it, with its evidence, source and date), so only a pair that payer data names can be
+    agrees, conflict or payer_only or have stronger evidence than the clinic's. Each status is read
+    from small keyed tables made once (what the payers list, which directories were read for which
+    state), and only those pairs' evidence is sorted: the cost grows with the payer-side rows, and
+    with none of them the step only marks every pair clinic_only_unchecked.
     """
-    payer_side, clinic_side = json.dumps(PAYER_SIDE), json.dumps(CLINIC_SIDE)
-    directories = json.dumps(DIRECTORIES)
+    payer_side, directories, ladder = json.dumps(PAYER_SIDE), json.dumps(DIRECTORIES), json.dumps(LADDER)
     db.executescript(f"""
-        DROP TABLE IF EXISTS temp.clinic_says;
         DROP TABLE IF EXISTS temp.payer_lists;
         DROP TABLE IF EXISTS temp.directory_read;
-        CREATE TEMP TABLE clinic_says (clinic_id, insurer_id, PRIMARY KEY (clinic_id, insurer_id)) WITHOUT ROWID;
-        INSERT OR IGNORE INTO clinic_says SELECT clinic_id, insurer_id FROM network_evidence
-          WHERE clinic_id IS NOT NULL AND evidence IN (SELECT value FROM json_each('{clinic_side}'));
         CREATE TEMP TABLE payer_lists (clinic_id, insurer_id, active,
                                        PRIMARY KEY (clinic_id, insurer_id)) WITHOUT ROWID;
         INSERT INTO payer_lists SELECT clinic_id, insurer_id,
@@ -246,31 +296,30 @@ def compute_status(db):
         CREATE TEMP TABLE directory_read (insurer_id, state, PRIMARY KEY (insurer_id, state)) WITHOUT ROWID;
         INSERT OR IGNORE INTO directory_read SELECT insurer_id, state FROM network_evidence
           WHERE evidence IN (SELECT value FROM json_each('{directories}')) AND state IS NOT NULL;
-        INSERT OR IGNORE INTO clinic_insurers (clinic_id, insurer_id) SELECT clinic_id, insurer_id FROM payer_lists;
-        UPDATE clinic_insurers SET network_status = CASE
-          WHEN NOT EXISTS (SELECT 1 FROM clinic_says s WHERE s.clinic_id = clinic_insurers.clinic_id
-                             AND s.insurer_id = clinic_insurers.insurer_id) THEN 'payer_only'
-          WHEN (SELECT active FROM payer_lists p WHERE p.clinic_id = clinic_insurers.clinic_id
-                  AND p.insurer_id = clinic_insurers.insurer_id) = 1 THEN 'agrees'
-          WHEN (SELECT active FROM payer_lists p WHERE p.clinic_id = clinic_insurers.clinic_id
-                  AND p.insurer_id = clinic_insurers.insurer_id) = 0 THEN 'conflict'
-          WHEN EXISTS (SELECT 1 FROM directory_read d, clinics c WHERE c.id = clinic_insurers.clinic_id
-                         AND d.insurer_id = clinic_insurers.insurer_id AND d.state = c.state) THEN 'clinic_only'
-          ELSE 'clinic_only_unchecked' END;
-        DROP TABLE temp.clinic_says;
+        -- The pairs the clinics name (a payer_only row of an earlier run is not one of them).
+        UPDATE clinic_insurers SET network_status = 'clinic_only_unchecked' WHERE network_status IS NOT 'payer_only';
+        UPDATE clinic_insurers SET network_status = CASE p.active WHEN 1 THEN 'agrees' ELSE 'conflict' END
+          FROM payer_lists p WHERE p.clinic_id = clinic_insurers.clinic_id AND p.insurer_id = clinic_insurers.insurer_id
+            AND clinic_insurers.network_status = 'clinic_only_unchecked';
+        UPDATE clinic_insurers SET network_status = 'clinic_only' FROM directory_read d, clinics c
+          WHERE c.id = clinic_insurers.clinic_id AND d.insurer_id = clinic_insurers.insurer_id AND d.state = c.state
+            AND clinic_insurers.network_status = 'clinic_only_unchecked'
+            AND EXISTS (SELECT 1 FROM directory_read);  -- checked once: no directory read, no scan
+        INSERT OR IGNORE INTO clinic_insurers (clinic_id, insurer_id, network_status)
+          SELECT clinic_id, insurer_id, 'payer_only' FROM payer_lists;
+        -- The strongest evidence of each pair payer data names, with its source and date.
+        UPDATE clinic_insurers SET (evidence, source_url, retrieved_at) =
+          (strongest.evidence, strongest.source_url, strongest.retrieved_at)
+          FROM (SELECT clinic_id, insurer_id, evidence, source_url, retrieved_at,
+                       row_number() OVER (PARTITION BY clinic_id, insurer_id ORDER BY
+                         json_extract('{ladder}', '$.' || evidence) DESC, retrieved_at DESC, id) AS place
+                FROM network_evidence WHERE (clinic_id, insurer_id) IN (SELECT clinic_id, insurer_id FROM payer_lists))
+            AS strongest
+          WHERE strongest.place = 1 AND strongest.clinic_id = clinic_insurers.clinic_id
+            AND strongest.insurer_id = clinic_insurers.insurer_id;
         DROP TABLE temp.payer_lists;
         DROP TABLE temp.directory_read;
     """)
-    # The strongest evidence of each pair, with its source and date: one sort of every row.
-    ladder = json.dumps(LADDER)
-    db.execute(f"""UPDATE clinic_insurers SET (evidence, source_url, retrieved_at) =
-        (strongest.evidence, strongest.source_url, strongest.retrieved_at)
-        FROM (SELECT clinic_id, insurer_id, evidence, source_url, retrieved_at,
-                     row_number() OVER (PARTITION BY clinic_id, insurer_id ORDER BY
-                       json_extract('{ladder}', '$.' || evidence) DESC, retrieved_at DESC, id) AS place
-              FROM network_evidence WHERE clinic_id IS NOT NULL) AS strongest
-        WHERE strongest.place = 1 AND strongest.clinic_id = clinic_insurers.clinic_id
-          AND strongest.insurer_id = clinic_insurers.insurer_id""")
     db.conn.commit()
 
 
@@ -281,9 +330,10 @@ def load(db, feeds_dir, report, note_input, record_source):
 
 
 def finish(db):
-    """Once every loader has added its evidence: the status of each clinic x insurer, indexes."""
-    compute_status(db)
+    """Once every loader has added its evidence: indexes, then the status of each clinic x insurer
+    (which reads the payer-side rows and their pairs' evidence through them)."""
     for columns in (["npi"], ["clinic_id"], ["insurer_id"], ["evidence"], ["state"]):
         db["network_evidence"].create_index(columns, if_not_exists=True)
+    compute_status(db)
     db["clinic_npis"].create_index(["npi"], if_not_exists=True)
     db["clinic_insurers"].create_index(["network_status"], if_not_exists=True)

@@ -207,3 +207,18 @@ def test_add_evidence_for_other_loaders(run, tmp_path):
     added = network.add_evidence(db, [rate, rate, bad], report, "negotiated_rates")
     linked = rows(run.db_path, "SELECT clinic_id FROM network_evidence WHERE evidence = 'price_transparency_file'")
     assert (added, linked, report.dropped) == (1, [{"clinic_id": "site:synthetic-agrees"}], {"network_evidence_invalid": 1})
+
+
+def test_clinic_side_row_the_checks_refuse_is_reported_by_clinic_and_insurer(tmp_path):
+    import sqlite_utils
+    from kad.records import Report
+    run = build(tmp_path, feeds={"clinic_site": [synthetic("A", insurers=["Aetna"]), synthetic("B", insurers=["Cigna"])]})
+    db = sqlite_utils.Database(run.db_path)
+    db.execute("DELETE FROM network_evidence")
+    db.execute("UPDATE clinic_insurers SET source_url = ' ' WHERE clinic_id = 'site:synthetic-b'")
+    db.conn.commit()
+    report = Report()
+    network.add_clinic_side_evidence(db, report)
+    assert (report.problems, rows(run.db_path, "SELECT clinic_id, insurer_id FROM network_evidence")) == (
+        ["clinic_insurers site:synthetic-b cigna: dropped: no source_url"],
+        [{"clinic_id": "site:synthetic-a", "insurer_id": "aetna"}])
