@@ -56,6 +56,8 @@ CLINIC_ORDER = tuple(CLINIC_COLUMNS)
 PLACE_AT = CLINIC_ORDER.index("latitude")  # latitude, longitude, geocode_precision
 INSURER_LINK_COLUMNS = ("clinic_id", "insurer_id", "evidence", "source_url", "retrieved_at")
 LIST_LINKS = (("clinic_conditions", "conditions"), ("clinic_treatments", "treatments"))
+SOURCE_COLUMNS = {"url": str, "kind": str, "fetched_by": str, "retrieved_at": str, **checks.SOURCE_CHECK_COLUMNS}
+SOURCE_ORDER = tuple(SOURCE_COLUMNS)
 # The keys records of one location share (kad.clinics.merge_keys).
 MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key", "site_key")
 # The staging database's records: one per input record, its merge keys, its group once merged.
@@ -251,7 +253,11 @@ class Build:
                              foreign_keys=[("clinic_id", "clinics", "id"), (target, column, "id")])
         self.precision = {}
         used_ids = set()
-        links = {"clinic_insurers": [], **{table: [] for table, _ in LIST_LINKS}}
+        # The addresses the records cite go straight to `sources`, in order: with OR IGNORE the
+        # first citation of an address names its kind, as record_source would (those recorded so
+        # far are written first).
+        self.flush_sources(db)
+        links = {"clinic_insurers": [], **{table: [] for table, _ in LIST_LINKS}, "sources": []}
         rows = staging.conn.execute("SELECT grp, record FROM records ORDER BY grp, rank, rid")
         total = staging.conn.execute("SELECT count(DISTINCT grp) FROM records").fetchone()[0]
         groups = ([record for _, record in members] for _, members in itertools.groupby(rows, key=lambda r: r[0]))
@@ -265,7 +271,7 @@ class Build:
         def write_links(at_least):
             for table, waiting in links.items():
                 if len(waiting) >= at_least:
-                    insert_values(db, table, waiting, "OR IGNORE")
+                    insert_values(db, table, waiting, "OR IGNORE", commit=False)
                     waiting.clear()
 
         def clinic_rows():
@@ -274,21 +280,19 @@ class Build:
                 clinic_id = self.clinic_id(best, used_ids)
                 for values in (clinic, *itertools.chain.from_iterable(clinic_links.values())):
                     values[0] = clinic_id
-                for source in sources:
-                    self.record_source(*source)
                 if online:
                     clinic[PLACE_AT:PLACE_AT + 3] = self.geocoder.place(dict(zip(CLINIC_COLUMNS, clinic)))
                 key = clinic[PLACE_AT + 2] or "not_placed"
                 self.precision[key] = self.precision.get(key, 0) + 1
                 for table, values in clinic_links.items():
                     links[table].extend(values)
+                links["sources"].extend(sources)
                 write_links(1000)
-                if len(self._pending_sources) >= 5000:  # keeps the build's memory flat
-                    self.flush_sources(db)
                 yield clinic
 
-        insert_values(db, "clinics", clinic_rows())
+        insert_values(db, "clinics", clinic_rows(), commit=False)
         write_links(0)
+        db.conn.commit()
         self.carry_first_seen(db)
         self.flush_sources(db)
 
@@ -346,8 +350,7 @@ class Build:
 
     def flush_sources(self, db):
         if not db["sources"].exists():
-            db["sources"].create({"url": str, "kind": str, "fetched_by": str, "retrieved_at": str,
-                                  **checks.SOURCE_CHECK_COLUMNS}, pk="url")
+            db["sources"].create(SOURCE_COLUMNS, pk="url")
         insert_rows(db, "sources", self._pending_sources.values(), "OR IGNORE")
         self._pending_sources = {}
 
@@ -439,15 +442,17 @@ def _stage_lines(name, fetched_by, to_record, lines):
 
 
 def _locations(place, groups):
-    """For the staged records (JSON) of each location: its clinics row and its rows of the link
-    tables (values in column order, the clinic's id to be set by Build.clinic_id), the addresses
-    its records cite (record_source's arguments) and its best record's identity; placed when
+    """For the staged records (JSON) of each location: its clinics row, its rows of the link
+    tables (values in column order, the clinic's id to be set by Build.clinic_id) and of
+    `sources` (the addresses its records cite), and its best record's identity; placed when
     `place` is given (a worker's part of Build.write_clinics)."""
     located = []
     for staged in groups:
         group = [_decode(record) for record in staged]
-        sources = [(url, SOURCE_KIND.get(record["fetched_by"], "web_page"), record["fetched_by"],
-                    record["source_dates"].get(url, record["retrieved_at"]))
+        sources = [values_of({"url": url, "kind": SOURCE_KIND.get(record["fetched_by"], "web_page"),
+                              "fetched_by": record["fetched_by"],
+                              "retrieved_at": record["source_dates"].get(url, record["retrieved_at"])},
+                             SOURCE_ORDER, "sources")
                    for record in group for url in record["sources"]]
         row, insurer_links = clinics.merge_group(group)
         if place:

@@ -29,13 +29,16 @@ def _known(columns):
     return frozenset(columns)
 
 
-def insert_values(db, table, rows, conflict=""):
+def insert_values(db, table, rows, conflict="", commit=True):
     """Insert rows given as lists of values in the table's column order (values_of);
-    `conflict` is "", "OR IGNORE" or "OR REPLACE". A generator keeps memory flat."""
+    `conflict` is "", "OR IGNORE" or "OR REPLACE". A generator keeps memory flat. commit=False
+    leaves the transaction open: for writes made while another insert_values reads its rows (a
+    commit in its midst costs the writer more than the insert)."""
     columns = list(db[table].columns_dict)
     names = ", ".join(f"[{column}]" for column in columns)
     db.conn.executemany(f"INSERT {conflict} INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
-    db.conn.commit()
+    if commit:
+        db.conn.commit()
 
 
 def insert_rows(db, table, rows, conflict=""):
