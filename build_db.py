@@ -12,6 +12,7 @@ centroids); `--geocoder nominatim` adds street positions.
 """
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -21,7 +22,6 @@ import signal
 import sqlite3
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -97,7 +97,7 @@ class Build:
         if not self.quiet:
             print(text, flush=True)
 
-    @contextmanager
+    @contextlib.contextmanager
     def step(self, title):
         self.steps += 1
         started = time.perf_counter()
@@ -258,15 +258,17 @@ class Build:
         # far are written first).
         self.flush_sources(db)
         links = {"clinic_insurers": [], **{table: [] for table, _ in LIST_LINKS}, "sources": []}
-        rows = staging.conn.execute("SELECT grp, record FROM records ORDER BY grp, rank, rid")
         total = staging.conn.execute("SELECT count(DISTINCT grp) FROM records").fetchone()[0]
-        groups = ([record for _, record in members] for _, members in itertools.groupby(rows, key=lambda r: r[0]))
+        # Each worker reads its groups' records from the staging file itself (they are most of the
+        # data): it is handed the first and last group number of CHUNK groups.
+        group_numbers = (grp for grp, in staging.conn.execute("SELECT DISTINCT grp FROM records ORDER BY grp"))
+        chunks = ((chunk[0], chunk[-1]) for chunk in parallel.chunked(group_numbers, CHUNK))
         # Placing by ZIP or city centroid is pure, so the workers do it; an online geocoder (its
         # rate limit, its cache file) stays in this process.
         online = self.geocoder.online is not None
-        located = itertools.chain.from_iterable(
-            parallel.ordered_map(functools.partial(_locations, None if online else self.geocoder.place),
-                                 parallel.chunked(groups, CHUNK)))
+        work = functools.partial(_locations, staging.conn.execute("PRAGMA database_list").fetchone()[2],
+                                 None if online else self.geocoder.place)
+        located = itertools.chain.from_iterable(parallel.ordered_map(work, chunks))
 
         def write_links(at_least):
             for table, waiting in links.items():
@@ -441,14 +443,18 @@ def _stage_lines(name, fetched_by, to_record, lines):
     return rows, read, report
 
 
-def _locations(place, groups):
-    """For the staged records (JSON) of each location: its clinics row, its rows of the link
+def _locations(staging_path, place, group_range):
+    """For each location whose group number is in `group_range` (its staged records read from the
+    staging database, which nothing writes meanwhile): its clinics row, its rows of the link
     tables (values in column order, the clinic's id to be set by Build.clinic_id) and of
     `sources` (the addresses its records cite), and its best record's identity; placed when
     `place` is given (a worker's part of Build.write_clinics)."""
     located = []
-    for staged in groups:
-        group = [_decode(record) for record in staged]
+    with contextlib.closing(sqlite3.connect(f"file:{staging_path}?mode=ro", uri=True)) as staging:
+        rows = staging.execute("SELECT grp, record FROM records WHERE grp BETWEEN ? AND ? ORDER BY grp, rank, rid",
+                               group_range).fetchall()
+    for _, members in itertools.groupby(rows, key=lambda row: row[0]):
+        group = [_decode(record) for _, record in members]
         sources = [values_of({"url": url, "kind": SOURCE_KIND.get(record["fetched_by"], "web_page"),
                               "fetched_by": record["fetched_by"],
                               "retrieved_at": record["source_dates"].get(url, record["retrieved_at"])},
