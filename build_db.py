@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from kad import (DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, parallel, prices,
                  records, tempfiles)
-from kad.bulk import insert_rows, insert_values, values_of
+from kad.bulk import insert_rows, insert_statement, insert_values, values_of
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -270,10 +270,13 @@ class Build:
                                  None if online else self.geocoder.place)
         located = itertools.chain.from_iterable(parallel.ordered_map(work, chunks))
 
+        # Written as the clinics are, without a commit in their midst (it costs more than the insert).
+        statements = {table: insert_statement(db, table, "OR IGNORE") for table in links}
+
         def write_links(at_least):
             for table, waiting in links.items():
                 if len(waiting) >= at_least:
-                    insert_values(db, table, waiting, "OR IGNORE", commit=False)
+                    db.conn.executemany(statements[table], waiting)
                     waiting.clear()
 
         def clinic_rows():
@@ -292,7 +295,7 @@ class Build:
                 write_links(1000)
                 yield clinic
 
-        insert_values(db, "clinics", clinic_rows(), commit=False)
+        insert_values(db, "clinics", clinic_rows())
         write_links(0)
         db.conn.commit()
         self.carry_first_seen(db)
