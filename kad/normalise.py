@@ -36,7 +36,21 @@ def clean_text(value, entities=True):
     address still names the same page."""
     if value is None:
         return None
-    text = html.unescape(str(value)) if entities else str(value)
+    text = str(value)
+    if _is_clean(text):  # most text: cleaning it would give it back unchanged
+        return text or None
+    return _cleaned(text, entities)
+
+
+def _is_clean(text):
+    """Printable ASCII (no NUL, no control, no whitespace but the space) with no entity to
+    decode, no run of spaces and none at either end."""
+    return (text.isascii() and text.isprintable() and "&" not in text and "  " not in text
+            and text[:1] != " " and text[-1:] != " ")
+
+
+def _cleaned(text, entities):
+    text = html.unescape(text) if entities else text
     if not text.isascii() or "\x00" in text:  # the controls are not ASCII: most text skips this
         text = _INVISIBLE.sub("", text) if entities else _INVISIBLE.sub(lambda m: quote(m.group(0)), text)
     text = _SPACE.sub(" ", text).strip()
@@ -46,6 +60,8 @@ def clean_text(value, entities=True):
 def state_code(value):
     """'Texas', 'tx', 'TX.' -> 'TX'; only the 50 states and DC are accepted."""
     text = clean_text(value)
+    if text in JURISDICTIONS:  # 'TX': the lookup would give it back
+        return text
     if text is None:
         return None
     state = us.states.lookup(text.rstrip("."))
@@ -123,12 +139,15 @@ def site_host(url):
     return host.removeprefix("www.")
 
 
+_ZIP = re.compile(r"(\d{5})(?:-?\d{4})?")
+
+
 def postal_code(value):
     """'78701-1234' -> '78701'; a ZIP code that does not exist is refused."""
     text = clean_text(value)
     if text is None:
         return None
-    match = re.fullmatch(r"(\d{5})(?:-?\d{4})?", text)
+    match = _ZIP.fullmatch(text)
     if not match:
         raise ValueError(f"not a 5-digit ZIP code: {text!r}")
     code = match.group(1)

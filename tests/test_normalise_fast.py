@@ -1,13 +1,14 @@
-"""The fast paths of kad.normalise give exactly what the slow paths give: a street's words as
-usaddress.tag labels them, and a phone number as phonenumbers.parse reads it. Each test compares
-the two directly, over every street and phone of the curated data, the bench's synthetic records
-and generated text."""
+"""The fast paths of kad.normalise give exactly what the slow paths give: text already clean,
+a state code, a street's words as usaddress.tag labels them, and a phone number as
+phonenumbers.parse reads it. Each test compares the two directly, over every street and phone of
+the curated data, the bench's synthetic records and generated text."""
 
 import json
 from pathlib import Path
 
 import phonenumbers
 import pytest
+import us
 import usaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -119,6 +120,28 @@ def test_address_key_reads_long_and_short_spellings_alike():
     assert normalise.address_key("1200 Main Street, Suite 4", "78701") == \
         normalise.address_key("1200 main st ste 4", "78701") == "1200 main st 4|78701"
     assert normalise.address_key("1300 Main Street, Suite 4", "78701") == "1300 main st 4|78701"
+
+
+# -- text and states ---------------------------------------------------------------------------
+
+_TEXT = st.text(st.characters(codec="ascii"), max_size=12) | st.text(" &a;#x2E0\t\u00a0\u202eé", max_size=8) | \
+    st.text(st.characters(), max_size=8)
+
+
+@settings(max_examples=1000)
+@given(text=_TEXT, entities=st.booleans())
+def test_clean_text_gives_what_cleaning_gives(text, entities):
+    assert normalise.clean_text(text, entities) == normalise._cleaned(text, entities)
+
+
+def test_most_text_is_already_clean():
+    assert normalise._is_clean("Synthetic Harbor Wellness 0") and normalise._is_clean("")
+    assert not any(normalise._is_clean(t) for t in ("a  b", " a", "a ", "a&amp;", "a\tb", "é", "a\x00", "a\x7f"))
+
+
+@pytest.mark.parametrize("code", sorted(normalise.JURISDICTIONS))
+def test_a_state_code_is_what_the_lookup_gives(code):
+    assert normalise.state_code(code) == us.states.lookup(code).abbr == code
 
 
 # -- phones --------------------------------------------------------------------------------------
