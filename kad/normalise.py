@@ -104,11 +104,25 @@ def _usual_us_number(text):
     return phonenumbers.PhoneNumber(country_code=1, national_number=int((area_in_brackets or area) + exchange + line))
 
 
+# The usual address: http(s), a host name with a dot, and a path without a query or fragment
+# (no user, port or brackets). For it, urlsplit gives back the scheme, host and path as written.
+_PLAIN_URL = re.compile(r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)+)(/[\x21\x22\x24-\x3e\x40-\x7e]*)?",
+                        re.ASCII | re.IGNORECASE)
+
+
 def website(value):
     """Home-page URL with an http(s) scheme; 'example.com' gains https://, other schemes are refused."""
     text = clean_text(value, entities=False)
     if text is None:
         return None
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain:
+        scheme, host, path = plain.groups()
+        return f"{scheme.lower()}://{host.lower()}{path or '/'}"
+    return _split_website(text)
+
+
+def _split_website(text):
     if "://" not in text and ":" not in text.split("/")[0]:
         text = "https://" + text.lstrip("/")
     parts = urlsplit(text)
@@ -121,6 +135,8 @@ def website(value):
 
 def is_web_address(url):
     """An absolute http(s) address with a host: what a `sources` entry must be."""
+    if isinstance(url, str) and _PLAIN_URL.fullmatch(url):
+        return True
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
         return bool(parts and parts.scheme in ("http", "https") and parts.hostname)
@@ -132,11 +148,12 @@ def site_host(url):
     """The host of an address without 'www.', lower case: 'https://WWW.Example.com/a' -> 'example.com'."""
     if not isinstance(url, str):
         return ""
+    plain = _PLAIN_URL.fullmatch(url)
     try:
-        host = (urlsplit(url).hostname or "").lower()
+        host = plain.group(2) if plain else urlsplit(url).hostname or ""
     except ValueError:
         return ""
-    return host.removeprefix("www.")
+    return host.lower().removeprefix("www.")
 
 
 _ZIP = re.compile(r"(\d{5})(?:-?\d{4})?")

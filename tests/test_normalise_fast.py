@@ -1,10 +1,11 @@
 """The fast paths of kad.normalise give exactly what the slow paths give: text already clean,
-a state code, a street's words as usaddress.tag labels them, and a phone number as
+a state code, a plain web address, a street's words as usaddress.tag labels them, and a phone number as
 phonenumbers.parse reads it. Each test compares the two directly, over every street and phone of
 the curated data, the bench's synthetic records and generated text."""
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import phonenumbers
 import pytest
@@ -23,6 +24,8 @@ def _values(value, key):
         for inner_key, inner in value.items():
             if inner_key == key and isinstance(inner, str):
                 yield inner
+            elif inner_key == key and isinstance(inner, list):
+                yield from (text for text in inner if isinstance(text, str))
             else:
                 yield from _values(inner, key)
     elif isinstance(value, list):
@@ -30,14 +33,15 @@ def _values(value, key):
             yield from _values(inner, key)
 
 
-def _curated(key):
+def _curated(*keys):
     return sorted({text for path in sorted(Path(DATA, "curated").glob("*.jsonl"))
                    for line in path.read_text().splitlines() if line.strip()
-                   for text in _values(json.loads(line), key)})
+                   for key in keys for text in _values(json.loads(line), key)})
 
 
 CURATED_STREETS = _curated("street")
 CURATED_PHONES = _curated("phone")
+CURATED_ADDRESSES = _curated("website", "sources", "source_urls", "add_source_urls")
 SYNTHETIC = list(synthetic.records(3000, seed=5))
 
 
@@ -51,7 +55,7 @@ def tagged_words(street):
 
 
 def test_the_corpora_are_not_empty():
-    assert len(CURATED_STREETS) > 40 and len(CURATED_PHONES) > 50
+    assert len(CURATED_STREETS) > 40 and len(CURATED_PHONES) > 50 and len(CURATED_ADDRESSES) > 400
     assert sum(1 for r in SYNTHETIC if r["street"]) > 2000
 
 
@@ -142,6 +146,54 @@ def test_most_text_is_already_clean():
 @pytest.mark.parametrize("code", sorted(normalise.JURISDICTIONS))
 def test_a_state_code_is_what_the_lookup_gives(code):
     assert normalise.state_code(code) == us.states.lookup(code).abbr == code
+
+
+# -- web addresses -------------------------------------------------------------------------------
+
+_LABELS = st.from_regex(r"[A-Za-z0-9-]{1,6}", fullmatch=True)
+_URLS = st.builds(
+    lambda scheme, labels, extra, path: f"{scheme}://{'.'.join(labels)}{extra}{path}",
+    st.sampled_from(["http", "https", "HTTPS", "Http", "ftp", "https:"]), st.lists(_LABELS, min_size=1, max_size=4),
+    st.sampled_from(["", "", "", ":8080", ".", "@x.com", "_", "[", "é"]),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12).map(lambda p: "/" + p if p else ""))
+
+
+def _outcome(function, text):
+    try:
+        return function(text)
+    except ValueError as error:
+        return f"ValueError: {error}"
+
+
+@settings(max_examples=1000)
+@given(url=_URLS)
+def test_generated_web_addresses_read_as_urlsplit_reads_them(url):
+    _read_as_urlsplit_reads(url)
+
+
+def test_curated_and_synthetic_web_addresses_read_as_urlsplit_reads_them():
+    for url in [*CURATED_ADDRESSES, *(u for r in SYNTHETIC for u in (r["website"], *r["sources"]))]:
+        _read_as_urlsplit_reads(url)
+
+
+def _read_as_urlsplit_reads(url):
+    assert _outcome(normalise.website, url) == _outcome(normalise._split_website, normalise.clean_text(url, False))
+    try:
+        parts = urlsplit(url)
+        is_address, host = bool(parts.scheme in ("http", "https") and parts.hostname), parts.hostname or ""
+    except ValueError:
+        is_address, host = False, None
+    assert normalise.is_web_address(url) == is_address
+    if host is not None:
+        assert normalise.site_host(url) == host.lower().removeprefix("www.")
+
+
+def test_usual_web_addresses_skip_urlsplit():
+    assert normalise._PLAIN_URL.fullmatch("https://clinic-0-1.synthetic.example/")
+    assert normalise._PLAIN_URL.fullmatch("HTTP://WWW.Example.com/a/b.html")
+    assert not any(normalise._PLAIN_URL.fullmatch(u) for u in (
+        "https://example.com/?a=1", "https://example.com:8080/", "https://user@example.com/", "https://localhost/",
+        "https://example.com/#top", "https://example.com/a b"))
 
 
 # -- phones --------------------------------------------------------------------------------------
