@@ -28,6 +28,8 @@ class Vocabulary:
         self._phrases = phrases
         alternatives = sorted(phrases, key=len, reverse=True)
         self._pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, alternatives)) + r")\b")
+        # The same few names come in every record: each is read once.
+        self._read_name = functools.lru_cache(maxsize=4096)(self._parts_and_ids)
 
     def ids_in(self, text):
         """Every vocabulary id named in the text, in order of first mention."""
@@ -43,12 +45,17 @@ class Vocabulary:
         "Cigna/HealthPartners" names two insurers, so each part between slashes is read alone."""
         ids, unmapped = [], []
         for name in names:
-            for part in [name] if name in self.entries else re.split(r"\s*/\s*", name):
-                matched = [part] if part in self.entries else self._exact(part) or self.ids_in(part)
+            for part, matched in self._read_name(name):
                 if not matched:
                     unmapped.append(part)
                 ids.extend(i for i in matched if i not in ids)
         return ids, unmapped
+
+    def _parts_and_ids(self, name):
+        """(part, the ids it names) for each part of a name."""
+        parts = [name] if name in self.entries else re.split(r"\s*/\s*", name)
+        return tuple((part, (part,) if part in self.entries else tuple(self._exact(part) or self.ids_in(part)))
+                     for part in parts)
 
     def _exact(self, name):
         """The common case, a whole name that is one alias, without scanning."""
