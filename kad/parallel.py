@@ -41,10 +41,16 @@ def chunked(items, size):
 def ordered_map(function, chunks, processes=None):
     """function(chunk) for every chunk, yielded in order; on `processes` forked workers."""
     processes = process_count() if processes is None else processes
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:  # nothing to do: no pool
+        return
+    chunks = itertools.chain([first], chunks)
     if processes <= 1:
         yield from map(function, chunks)
         return
-    with multiprocessing.get_context("fork").Pool(processes, _start_worker, (function,)) as pool:
+    pool = _pool(processes, function)
+    try:
         pending = collections.deque()
         for chunk in chunks:
             pending.append(pool.apply_async(_run, (chunk,)))
@@ -52,6 +58,12 @@ def ordered_map(function, chunks, processes=None):
                 yield _result(pending.popleft())
         while pending:
             yield _result(pending.popleft())
+        pool.close()
+    except BaseException:  # an error, a signal, or a caller that stopped reading
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def _result(pending):
@@ -61,7 +73,18 @@ def _result(pending):
     return result
 
 
-def _start_worker(function):
+def _pool(processes, function):
+    """A pool of forked workers. SIGTERM and SIGINT are blocked while they are forked: a signal
+    that reached a new process before it set its handlers would be lost (Python forgets the
+    signals it has not yet handled at a fork), leaving a worker that never stops."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        return multiprocessing.get_context("fork").Pool(processes, _start_worker, (function, os.getpid(), previous))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _start_worker(function, parent, mask):
     global _function
     _function = function
     # The parent decides when the build stops: a worker neither turns SIGTERM into the parent's
@@ -71,6 +94,9 @@ def _start_worker(function):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM sent meanwhile is acted on now
 
 
 def _run(chunk):

@@ -101,3 +101,27 @@ def _alive(pid):
             return stat.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_nothing_to_do_starts_no_pool(monkeypatch):
+    monkeypatch.setattr(parallel, "_pool", lambda *arguments: pytest.fail("a pool was started"))
+    assert list(parallel.ordered_map(_slow_when_even, iter([]), processes=2)) == []
+
+
+def test_a_pool_stopped_as_soon_as_it_is_forked_always_ends():
+    """Stopping a pool sends its workers SIGTERM; one sent before a new worker set its handler
+    used to be lost, and the build waited for that worker for ever."""
+    script = textwrap.dedent("""
+        from kad import parallel
+        def chunks():
+            yield [1]
+            raise RuntimeError("stop")
+        for _ in range(60):
+            try:
+                list(parallel.ordered_map(sum, chunks(), processes=2))
+            except RuntimeError:
+                pass
+        print("ended")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.stdout.strip() == "ended", done.stderr
