@@ -77,10 +77,10 @@ def test_chunked_keeps_every_item():
 def test_workers_die_with_a_parent_that_is_killed():
     """A build killed outright (SIGKILL) must not leave workers holding its temporary file's lock."""
     script = textwrap.dedent("""
-        import os, sys, time
+        import os, time
         from kad import parallel
         def work(chunk):
-            print(os.getpid(), flush=True)
+            os.write(1, f"{os.getpid()}\\n".encode())  # one write: the two workers' lines never interleave
             time.sleep(60)
         for _ in parallel.ordered_map(work, [[1], [2]], processes=2):
             pass
