@@ -25,52 +25,24 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import msgspec
 import sqlite_utils
 from tqdm import tqdm
 
 from kad import (DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, parallel, prices,
                  records, tempfiles)
-from kad.bulk import insert_rows, insert_statement, insert_values, values_of
+from kad.bulk import insert_rows, insert_statement, insert_values
+from kad.clinic_rows import (CLINIC_COLUMNS, INSURER_LINK_COLUMNS, LIST_LINKS, MERGE_KEYS, PLACE_AT, SOURCE_COLUMNS,
+                             STAGING_COLUMNS, locations, stage_lines)
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
 
 CLINIC_FEEDS = ("clinic_site", "nppes")
-SOURCE_KIND = {"curated": "web_page", "clinic_site": "clinic_website", "nppes": "registry_api"}
 
-CLINIC_COLUMNS = {
-    "id": str, "name": str, "operator": str, "street": str, "city": str, "state": str,
-    "postal_code": str, "phone": str, "website": str, "npi": str, "latitude": float,
-    "longitude": float, "geocode_precision": str, "treatments": str, "conditions": str,
-    "insurers": str, "ketamine_insurance": str, "spravato_insurance": str,
-    "accepts_medicare": int, "accepts_medicaid": int, "accepts_tricare": int,
-    "va_community_care": int, "financing": str, "price_initial_usd": float,
-    "price_subsequent_usd": float, "price_series_usd": float, "series_count": int,
-    "price_consultation_usd": float, "spravato_rems_certified": int, "clinician_types": str,
-    "unmapped_insurers": str, "notes": str, "reported_closed": int, "facility_kind": str,
-    "conflicts": str, "source_ids": str, "sources": str, "retrieved_at": str, "first_seen": str,
-    "last_seen": str, "needs_review": int, "review_reasons": str,
-}
-CLINIC_ORDER = tuple(CLINIC_COLUMNS)
-PLACE_AT = CLINIC_ORDER.index("latitude")  # latitude, longitude, geocode_precision
-INSURER_LINK_COLUMNS = ("clinic_id", "insurer_id", "evidence", "source_url", "retrieved_at")
-LIST_LINKS = (("clinic_conditions", "conditions"), ("clinic_treatments", "treatments"))
-SOURCE_COLUMNS = {"url": str, "kind": str, "fetched_by": str, "retrieved_at": str, **checks.SOURCE_CHECK_COLUMNS}
-SOURCE_ORDER = tuple(SOURCE_COLUMNS)
-# The keys records of one location share (kad.clinics.merge_keys).
-MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key", "site_key")
-# The staging database's records: one per input record, its merge keys, its group once merged.
-STAGING_COLUMNS = {"rid": int, "source_id": str, "npi": str, "state": str, "fetched_by": str, "rank": int,
-                   **dict.fromkeys(MERGE_KEYS, str), "grp": int, "record": str}
-STAGING_ORDER = tuple(STAGING_COLUMNS)
 # A build writes a new file that nothing else reads until it is renamed: no journal, no syncs
 # (bench/builds.py gives its raw-insert baseline the same).
 PRAGMAS = ("journal_mode = OFF", "synchronous = OFF")
 CHUNK = 500  # records (or locations) a worker handles at a time: kad/parallel.py
-# Staged records are the build's own intermediate JSON: msgspec reads and writes it several
-# times faster than the json module.
-_encode, _decode = msgspec.json.encode, msgspec.json.decode
 CLINIC_INDEXES = (["state"], ["ketamine_insurance"], ["spravato_insurance"], ["postal_code"],
                   ["npi"], ["latitude", "longitude"], ["needs_review"], ["name"], ["geocode_precision"],
                   ["facility_kind"])
@@ -179,7 +151,7 @@ class Build:
                 processes = 1 if fetched_by == "curated" else None
                 read = loaded = 0
                 chunks = parallel.chunked(records.numbered_lines(path), CHUNK)
-                work = functools.partial(_stage_lines, path.name, fetched_by, to_record)
+                work = functools.partial(stage_lines, path.name, fetched_by, to_record)
                 for rows, chunk_read, report in parallel.ordered_map(work, chunks, processes):
                     self.report.absorb(report)
                     read, loaded = read + chunk_read, loaded + len(rows)
@@ -266,7 +238,7 @@ class Build:
         # Placing by ZIP or city centroid is pure, so the workers do it; an online geocoder (its
         # rate limit, its cache file) stays in this process.
         online = self.geocoder.online is not None
-        work = functools.partial(_locations, staging.conn.execute("PRAGMA database_list").fetchone()[2],
+        work = functools.partial(locations, staging.conn.execute("PRAGMA database_list").fetchone()[2],
                                  None if online else self.geocoder.place)
         located = itertools.chain.from_iterable(parallel.ordered_map(work, chunks))
 
@@ -430,47 +402,6 @@ class Build:
             self.say(f"  input problems ({len(self.report.problems)}, all in build_info):")
             for problem in self.report.problems[:20]:
                 self.say(f"    {problem}")
-
-
-def _stage_lines(name, fetched_by, to_record, lines):
-    """Some numbered lines of one clinic file as staged records with their merge keys, the
-    number of lines read and what was reported (a worker's part of Build.stage_clinics)."""
-    report, rows, read = records.Report(), [], 0
-    for _, record in clinics.records_of_lines(name, lines, to_record, report):
-        read += 1
-        if record is not None:
-            record["fetched_by"] = fetched_by
-            rows.append(values_of({"source_id": record["source_id"], "npi": record["npi"], "state": record["state"],
-                                   "fetched_by": fetched_by, "rank": clinics.SOURCE_RANK.get(fetched_by, 9),
-                                   **clinics.merge_keys(record), "record": _encode(record)}, STAGING_ORDER, "records"))
-    return rows, read, report
-
-
-def _locations(staging_path, place, group_range):
-    """For each location whose group number is in `group_range` (its staged records read from the
-    staging database, which nothing writes meanwhile): its clinics row, its rows of the link
-    tables (values in column order, the clinic's id to be set by Build.clinic_id) and of
-    `sources` (the addresses its records cite), and its best record's identity; placed when
-    `place` is given (a worker's part of Build.write_clinics)."""
-    located = []
-    with contextlib.closing(sqlite3.connect(f"file:{staging_path}?mode=ro", uri=True)) as staging:
-        rows = staging.execute("SELECT grp, record FROM records WHERE grp BETWEEN ? AND ? ORDER BY grp, rank, rid",
-                               group_range).fetchall()
-    for _, members in itertools.groupby(rows, key=lambda row: row[0]):
-        group = [_decode(record) for _, record in members]
-        sources = [values_of({"url": url, "kind": SOURCE_KIND.get(record["fetched_by"], "web_page"),
-                              "fetched_by": record["fetched_by"],
-                              "retrieved_at": record["source_dates"].get(url, record["retrieved_at"])},
-                             SOURCE_ORDER, "sources")
-                   for record in group for url in record["sources"]]
-        row, insurer_links = clinics.merge_group(group)
-        if place:
-            row["latitude"], row["longitude"], row["geocode_precision"] = place(row)
-        links = {"clinic_insurers": [values_of(link, INSURER_LINK_COLUMNS, "clinic_insurers") for link in insurer_links],
-                 **{table: [[None, value] for value in row[column]] for table, column in LIST_LINKS}}
-        best = {key: group[0][key] for key in ("source_id", "state", "website")}
-        located.append((values_of(row, CLINIC_ORDER, "clinics"), links, sources, best))
-    return located
 
 
 class BuildError(Exception):

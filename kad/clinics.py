@@ -99,11 +99,12 @@ def merge_keys(record):
     }
 
 
-def merge_group(records, clinic_id=None):
+def merge_group(records):
     """One `clinics` row (without coordinates) from the records of one location, best source
-    first; its id is `clinic_id`, or the best record's source id. Returns (row, insurer links)."""
+    first; its id is the best record's source id (build_db.Build.clinic_id may give it another).
+    Returns (row, insurer links)."""
     records = sorted(records, key=lambda r: SOURCE_RANK.get(r["fetched_by"], 9))
-    row = {"id": clinic_id or records[0]["source_id"]}
+    row = {"id": records[0]["source_id"]}
     conflicts = []
     for key in ("name", "street", "city", "state", "postal_code", "phone", "website", "npi",
                 "latitude", "longitude", *PRICE_FIELDS, *FLAG_FIELDS, "notes"):
