@@ -30,9 +30,9 @@ from tqdm import tqdm
 
 from kad import (DATA, FEEDS, appeals, checks, clinics, curated_clinics, laws, network, normalise, parallel, prices,
                  records, tempfiles)
-from kad.bulk import insert_rows, insert_statement, insert_values
-from kad.clinic_rows import (CLINIC_COLUMNS, INSURER_LINK_COLUMNS, LIST_LINKS, MERGE_KEYS, PLACE_AT, SOURCE_COLUMNS,
-                             STAGING_COLUMNS, locations, stage_lines)
+from kad.bulk import copy_packed, insert_rows, insert_values
+from kad.clinic_rows import (CLINIC_COLUMNS, INSURER_LINK_COLUMNS, LIST_LINKS, MERGE_KEYS, SOURCE_COLUMNS, STAGING_COLUMNS,
+                             WRITTEN_COLUMNS, locations, stage_lines)
 from kad.geocode import ClinicGeocoder, zip_table
 from kad.rates import FEED_NAME as RATES_FEED
 from kad.rates import load as rates
@@ -201,35 +201,39 @@ class Build:
         total, groups = conn.execute("SELECT count(*), count(DISTINCT grp) FROM records").fetchone()
         return total - groups
 
-    def clinic_id(self, best, used):
-        """A clinic's id is the source id of its best record. When the scoped keys kept several
-        places with one source id apart, the first keeps it and the others add their state (and
-        their website, or a number), so that each keeps an id of its own from build to build."""
-        base = best["source_id"]
-        if base not in self.split_ids:
-            return base
-        state, site = best["state"].lower(), normalise.slug(normalise.site_host(best["website"] or ""))
-        options = itertools.chain((base, f"{base}-{state}"), [f"{base}-{state}-{site}"] if site else (),
-                                  (f"{base}-{state}-{number}" for number in itertools.count(2)))
-        chosen = next(option for option in options if option not in used)
-        used.add(chosen)
-        return chosen
+    def split_clinic_ids(self, staging):
+        """{group: clinic id} of the locations whose best record's source id names several
+        (group_records kept them apart): the first keeps the id and the others add their state
+        (and their website, or a number), so that each keeps an id of its own from build to build.
+        Every other clinic's id is its best record's source id (kad.clinic_rows.locations)."""
+        ids, used = {}, set()
+        rows = staging.conn.execute(
+            "SELECT grp, source_id, state, json_extract(record, '$.website') FROM records WHERE grp IN "
+            "(SELECT grp FROM records WHERE source_id IN (SELECT value FROM json_each(?))) ORDER BY grp, rank, rid",
+            [json.dumps(sorted(self.split_ids))])
+        for grp, members in itertools.groupby(rows, key=lambda row: row[0]):
+            _, base, state, website = next(members)  # the best record
+            if base not in self.split_ids:
+                continue
+            state, site = state.lower(), normalise.slug(normalise.site_host(website or ""))
+            options = itertools.chain((base, f"{base}-{state}"), [f"{base}-{state}-{site}"] if site else (),
+                                      (f"{base}-{state}-{number}" for number in itertools.count(2)))
+            ids[grp] = next(option for option in options if option not in used)
+            used.add(ids[grp])
+        return ids
 
     def write_clinics(self, db, staging):
         db["clinics"].create(CLINIC_COLUMNS, pk="id")
         db["clinic_insurers"].create(dict.fromkeys(INSURER_LINK_COLUMNS, str), pk=("clinic_id", "insurer_id"),
                                      foreign_keys=[("clinic_id", "clinics", "id"), ("insurer_id", "insurers", "id")])
         for table, column in LIST_LINKS:
-            target = column[:-1] + "_id"
+            target = WRITTEN_COLUMNS[table][1]
             db[table].create({"clinic_id": str, target: str}, pk=("clinic_id", target),
                              foreign_keys=[("clinic_id", "clinics", "id"), (target, column, "id")])
-        self.precision = {}
-        used_ids = set()
-        # The addresses the records cite go straight to `sources`, in order: with OR IGNORE the
-        # first citation of an address names its kind, as record_source would (those recorded so
-        # far are written first).
+        # The addresses the records cite go to `sources` in order: with OR IGNORE the first
+        # citation of an address names its kind, as record_source would (those recorded so far
+        # are written first).
         self.flush_sources(db)
-        links = {"clinic_insurers": [], **{table: [] for table, _ in LIST_LINKS}, "sources": []}
         total = staging.conn.execute("SELECT count(DISTINCT grp) FROM records").fetchone()[0]
         # Each worker reads its groups' records from the staging file itself (they are most of the
         # data): it is handed the first and last group number of CHUNK groups.
@@ -239,39 +243,26 @@ class Build:
         # rate limit, its cache file) stays in this process.
         online = self.geocoder.online is not None
         work = functools.partial(locations, staging.conn.execute("PRAGMA database_list").fetchone()[2],
-                                 None if online else self.geocoder.place)
-        located = itertools.chain.from_iterable(parallel.ordered_map(work, chunks))
-
-        # Written as the clinics are, without a commit in their midst (it costs more than the insert).
-        statements = {table: insert_statement(db, table, "OR IGNORE") for table in links}
-
-        def write_links(at_least):
-            for table, waiting in links.items():
-                if len(waiting) >= at_least:
-                    db.conn.executemany(statements[table], waiting)
-                    waiting.clear()
-
-        def clinic_rows():
-            for clinic, clinic_links, sources, best in tqdm(located, total=total, unit="clinic",
-                                                            disable=self.quiet or None, leave=False):
-                clinic_id = self.clinic_id(best, used_ids)
-                for values in (clinic, *itertools.chain.from_iterable(clinic_links.values())):
-                    values[0] = clinic_id
-                if online:
-                    clinic[PLACE_AT:PLACE_AT + 3] = self.geocoder.place(dict(zip(CLINIC_COLUMNS, clinic)))
-                key = clinic[PLACE_AT + 2] or "not_placed"
-                self.precision[key] = self.precision.get(key, 0) + 1
-                for table, values in clinic_links.items():
-                    links[table].extend(values)
-                links["sources"].extend(sources)
-                write_links(1000)
-                yield clinic
-
-        insert_values(db, "clinics", clinic_rows())
-        write_links(0)
-        db.conn.commit()
+                                 None if online else self.geocoder.place, self.split_clinic_ids(staging))
+        conflicts = dict.fromkeys(("clinic_insurers", *(table for table, _ in LIST_LINKS), "sources"), "OR IGNORE")
+        with tqdm(total=total, unit="clinic", disable=self.quiet or None, leave=False) as progress:
+            for image, count in parallel.ordered_map(work, chunks):
+                copy_packed(db, image, conflicts)
+                progress.update(count)
+        if online:
+            self.place_online(db)
+        self.precision = dict(db.execute("SELECT coalesce(geocode_precision, 'not_placed') AS precision, count(*) "
+                                         "FROM clinics GROUP BY precision ORDER BY min(rowid)").fetchall())
         self.carry_first_seen(db)
         self.flush_sources(db)
+
+    def place_online(self, db):
+        """Each clinic placed by the online geocoder, in the order they were written."""
+        columns = ("latitude", "longitude", "street", "city", "state", "postal_code")
+        rows = db.execute(f"SELECT rowid, {', '.join(columns)} FROM clinics ORDER BY rowid").fetchall()
+        db.conn.executemany("UPDATE clinics SET latitude = ?, longitude = ?, geocode_precision = ? WHERE rowid = ?",
+                            ([*self.geocoder.place(dict(zip(columns, values))), rowid] for rowid, *values in rows))
+        db.conn.commit()
 
     def carry_first_seen(self, db):
         """A clinic keeps the first_seen of the previous build (the old database is the memory)."""

@@ -13,7 +13,7 @@ import sqlite3
 import msgspec
 
 from kad import checks, clinics, records
-from kad.bulk import values_of
+from kad.bulk import packed, values_of
 
 SOURCE_KIND = {"curated": "web_page", "clinic_site": "clinic_website", "nppes": "registry_api"}
 
@@ -31,11 +31,13 @@ CLINIC_COLUMNS = {
     "last_seen": str, "needs_review": int, "review_reasons": str,
 }
 CLINIC_ORDER = tuple(CLINIC_COLUMNS)
-PLACE_AT = CLINIC_ORDER.index("latitude")  # latitude, longitude, geocode_precision
 INSURER_LINK_COLUMNS = ("clinic_id", "insurer_id", "evidence", "source_url", "retrieved_at")
 LIST_LINKS = (("clinic_conditions", "conditions"), ("clinic_treatments", "treatments"))
 SOURCE_COLUMNS = {"url": str, "kind": str, "fetched_by": str, "retrieved_at": str, **checks.SOURCE_CHECK_COLUMNS}
 SOURCE_ORDER = tuple(SOURCE_COLUMNS)
+# The tables `locations` fills, with their columns in order.
+WRITTEN_COLUMNS = {"clinics": CLINIC_ORDER, "clinic_insurers": INSURER_LINK_COLUMNS,
+                   **{table: ("clinic_id", column[:-1] + "_id") for table, column in LIST_LINKS}, "sources": SOURCE_ORDER}
 # The keys records of one location share (kad.clinics.merge_keys).
 MERGE_KEYS = ("source_key", "npi_key", "phone_key", "address_key", "site_key")
 # The staging database's records: one per input record, its merge keys, its group once merged.
@@ -61,28 +63,32 @@ def stage_lines(name, fetched_by, to_record, lines):
     return rows, read, report
 
 
-def locations(staging_path, place, group_range):
-    """For each location whose group number is in `group_range` (its staged records read from the
-    staging database, which nothing writes meanwhile): its clinics row, its rows of the link
-    tables (values in column order, the clinic's id to be set by build_db.Build.clinic_id) and of
-    `sources` (the addresses its records cite), and its best record's identity; placed when
-    `place` is given (a worker's part of build_db.Build.write_clinics)."""
-    located = []
+def locations(staging_path, place, clinic_ids, group_range):
+    """The rows of the locations whose group number is in `group_range` (their staged records read
+    from the staging database, which nothing writes meanwhile), packed for the writing process
+    (kad.bulk.packed): each location's clinics row, its rows of the link tables and of `sources`
+    (the addresses its records cite, in order); and how many locations. A clinic's id is its best
+    record's source id, or its group's entry in `clinic_ids` (build_db.Build.split_clinic_ids).
+    Placed when `place` is given (a worker's part of build_db.Build.write_clinics)."""
     with contextlib.closing(sqlite3.connect(f"file:{staging_path}?mode=ro", uri=True)) as staging:
         rows = staging.execute("SELECT grp, record FROM records WHERE grp BETWEEN ? AND ? ORDER BY grp, rank, rid",
                                group_range).fetchall()
-    for _, members in itertools.groupby(rows, key=lambda row: row[0]):
+    tables = {table: [] for table in WRITTEN_COLUMNS}
+    for grp, members in itertools.groupby(rows, key=lambda row: row[0]):
         group = [_decode(record) for _, record in members]
-        sources = [values_of({"url": url, "kind": SOURCE_KIND.get(record["fetched_by"], "web_page"),
-                              "fetched_by": record["fetched_by"],
-                              "retrieved_at": record["source_dates"].get(url, record["retrieved_at"])},
-                             SOURCE_ORDER, "sources")
-                   for record in group for url in record["sources"]]
+        tables["sources"].extend(
+            values_of({"url": url, "kind": SOURCE_KIND.get(record["fetched_by"], "web_page"),
+                       "fetched_by": record["fetched_by"],
+                       "retrieved_at": record["source_dates"].get(url, record["retrieved_at"])}, SOURCE_ORDER, "sources")
+            for record in group for url in record["sources"])
         row, insurer_links = clinics.merge_group(group)
+        row["id"] = clinic_ids.get(grp, row["id"])
         if place:
             row["latitude"], row["longitude"], row["geocode_precision"] = place(row)
-        links = {"clinic_insurers": [values_of(link, INSURER_LINK_COLUMNS, "clinic_insurers") for link in insurer_links],
-                 **{table: [[None, value] for value in row[column]] for table, column in LIST_LINKS}}
-        best = {key: group[0][key] for key in ("source_id", "state", "website")}
-        located.append((values_of(row, CLINIC_ORDER, "clinics"), links, sources, best))
-    return located
+        tables["clinics"].append(values_of(row, CLINIC_ORDER, "clinics"))
+        for link in insurer_links:
+            link["clinic_id"] = row["id"]
+            tables["clinic_insurers"].append(values_of(link, INSURER_LINK_COLUMNS, "clinic_insurers"))
+        for table, column in LIST_LINKS:
+            tables[table].extend([row["id"], value] for value in row[column])
+    return packed({table: (WRITTEN_COLUMNS[table], rows) for table, rows in tables.items()}), len(tables["clinics"])

@@ -1,9 +1,12 @@
-"""kad/bulk.py: insert_rows writes what sqlite-utils' insert_all writes, for the build's tables."""
+"""kad/bulk.py: insert_rows writes what sqlite-utils' insert_all writes, for the build's tables;
+a packed image is copied whole, in order."""
+
+import sqlite3
 
 import pytest
 import sqlite_utils
 
-from kad.bulk import insert_rows, insert_values, values_of
+from kad.bulk import copy_packed, insert_rows, insert_values, packed, values_of
 
 COLUMNS = {"id": str, "name": str, "price": float, "count": int, "flag": int, "sources": str, "detail": str}
 ROWS = [
@@ -47,3 +50,43 @@ def test_conflict_clause():
 def test_unknown_column_is_refused():
     with pytest.raises(ValueError, match="no column"):
         table([{"id": "x", "colour": "red"}], lambda db, rows: insert_rows(db, "t", rows))
+
+
+def _packed_rows(*rows):
+    return packed({"t": (tuple(COLUMNS), [values_of(row, tuple(COLUMNS)) for row in rows]),
+                   "links": (("t_id", "word"), [["a", "x"], ["b", "y"], ["a", "x"]])})
+
+
+def _link_table(db):
+    db["links"].create({"t_id": str, "word": str}, pk=("t_id", "word"))
+
+
+def test_a_packed_image_is_copied_as_insert_values_writes_it():
+    expected = table(ROWS, lambda db, rows: db["t"].insert_all(rows))
+
+    def copy(db, rows):
+        _link_table(db)
+        for image in (_packed_rows(*rows[:2]), _packed_rows(rows[2])):  # one after another
+            copy_packed(db, image, {"links": "OR IGNORE"})
+    assert table(ROWS, copy) == expected
+
+
+def test_a_packed_image_keeps_its_order_and_conflict_clauses():
+    db = sqlite_utils.Database(memory=True)
+    db["t"].create(COLUMNS, pk="id")
+    _link_table(db)
+    copy_packed(db, _packed_rows(ROWS[2], ROWS[0]), {"links": "OR IGNORE"})
+    assert [row[0] for row in db.execute("SELECT id FROM t ORDER BY rowid")] == ["c", "a"]
+    assert list(db.execute("SELECT t_id, word FROM links ORDER BY rowid")) == [("a", "x"), ("b", "y")]
+
+
+def test_a_row_that_breaks_a_constraint_raises_and_copies_nothing_of_its_image():
+    db = sqlite_utils.Database(memory=True)
+    db["t"].create(COLUMNS, pk="id")
+    _link_table(db)
+    copy_packed(db, _packed_rows(ROWS[0]), {"links": "OR IGNORE"})
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        copy_packed(db, _packed_rows(ROWS[1], ROWS[0]), {"links": "OR IGNORE"})
+    assert [row[0] for row in db.execute("SELECT id FROM t")] == ["a"]
+    copy_packed(db, _packed_rows(ROWS[1]), {"links": "OR IGNORE"})  # the failed image was detached
+    assert db["t"].count == 2
