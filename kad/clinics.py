@@ -108,7 +108,7 @@ def merge_group(records):
     conflicts = []
     for key in ("name", "street", "city", "state", "postal_code", "phone", "website", "npi",
                 "latitude", "longitude", *PRICE_FIELDS, *FLAG_FIELDS, "notes"):
-        values = [(r.get(key), r) for r in records if r.get(key) is not None and r.get(key) != ""]
+        values = [(value, r) for r in records if (value := r.get(key)) is not None and value != ""]
         row[key] = values[0][0] if values else None
         # Only two values can disagree: a lone value skips _comparable (a street address parse).
         if key in CHECKED_FIELDS and len(values) > 1 and len({_comparable(key, v) for v, _ in values}) > 1:
