@@ -13,40 +13,43 @@ NATIONAL = "US"
 COLUMNS = {"region": str, "price": str, "clinics": int, "median_usd": float, "min_usd": float, "max_usd": float,
            "oldest_retrieved_at": str, "newest_retrieved_at": str, "median_series_count": float}
 
-# Per region, in one sort: how many values, their median (the middle value, or the mean of the
-# two middle values, as statistics.median), lowest, highest, and oldest and newest retrieved_at.
-_SUMMARY = """
-    with ranked as (
-      select region, value, retrieved_at, row_number() over byvalue as position,
-             count(*) over (byvalue rows between unbounded preceding and unbounded following) as total
-      from ({values})
-      window byvalue as (partition by region order by value)
-    )
-    select region, count(*) as clinics,
-           avg(case when position in ((total + 1) / 2, (total + 2) / 2) then value end) as median,
-           min(value) as low, max(value) as high, min(retrieved_at) as oldest, max(retrieved_at) as newest
-    from ranked group by region"""
-
-
-def _by_region(where, value):
-    """Rows (region, value, retrieved_at) for each state and again for the nation."""
-    rows = f"select {{region}} as region, {value} as value, nullif(retrieved_at, '') as retrieved_at from clinics where {where}"
-    return f"{rows.format(region='state')} union all {rows.format(region=repr(NATIONAL))}"
+SERIES_COUNT = "series_count"  # the values of median_series_count, kept beside the prices
 
 
 def write_price_stats(db):
+    """Every open clinic's published prices (and, with a series price, its session count), once
+    for its state and once for the nation, in one temporary table keyed by price, region and
+    value: each region's count, range and dates are read in key order, and its median is found
+    by position in the key (a few index steps per region), with no sort per price and region."""
     db["price_stats"].create(COLUMNS, pk=("region", "price"))
-    for column in PRICE_COLUMNS:
-        values = _by_region(f"typeof({column}) in ('integer', 'real') and coalesce(reported_closed, 0) = 0", column)
-        db.execute(f"""
-            insert into price_stats (region, price, clinics, median_usd, min_usd, max_usd, oldest_retrieved_at,
-                                     newest_retrieved_at)
-            select region, :price, clinics, median, low, high, oldest, newest
-            from ({_SUMMARY.format(values=values)})""", {"price": column})
-    counts = _by_region("typeof(price_series_usd) in ('integer', 'real') and coalesce(reported_closed, 0) = 0 "
-                        "and typeof(series_count) in ('integer', 'real') and series_count != 0", "series_count")
-    db.execute(f"""
-        update price_stats set median_series_count = series.median
-        from ({_SUMMARY.format(values=counts)}) series
-        where price_stats.price = 'price_series_usd' and series.region = price_stats.region""")
+    db.execute("DROP TABLE IF EXISTS temp.price_values")
+    db.execute("CREATE TEMP TABLE price_values (price, region, value, retrieved_at)")
+    open_clinic = "coalesce(reported_closed, 0) = 0 AND typeof({column}) IN ('integer', 'real')"
+    wheres = {**{column: open_clinic.format(column=column) for column in PRICE_COLUMNS},
+              SERIES_COUNT: open_clinic.format(column="price_series_usd") + " AND typeof(series_count) IN "
+                                                                            "('integer', 'real') AND series_count != 0"}
+    db.execute("INSERT INTO price_values " + " UNION ALL ".join(
+        f"SELECT '{column}', state, {column}, nullif(retrieved_at, '') FROM clinics WHERE {where}"
+        for column, where in wheres.items()))
+    db.execute(f"INSERT INTO price_values SELECT price, '{NATIONAL}', value, retrieved_at FROM price_values")
+    db.execute("CREATE INDEX temp.price_values_order ON price_values (price, region, value, retrieved_at)")
+    groups = db.execute("SELECT price, region, count(*), min(value), max(value), min(retrieved_at), max(retrieved_at) "
+                        "FROM price_values GROUP BY price, region").fetchall()
+    medians = {(price, region): _median(db, price, region, count) for price, region, count, *_ in groups}
+    rows = sorted((PRICE_COLUMNS.index(price), region, count, low, high, oldest, newest)
+                  for price, region, count, low, high, oldest, newest in groups if price != SERIES_COUNT)
+    db.conn.executemany(
+        "INSERT INTO price_stats (region, price, clinics, median_usd, min_usd, max_usd, oldest_retrieved_at, "
+        "newest_retrieved_at, median_series_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ((region, PRICE_COLUMNS[price], count, medians[PRICE_COLUMNS[price], region], low, high, oldest, newest,
+          medians.get((SERIES_COUNT, region)) if PRICE_COLUMNS[price] == "price_series_usd" else None)
+         for price, region, count, low, high, oldest, newest in rows))
+    db.execute("DROP TABLE temp.price_values")
     db.conn.commit()
+
+
+def _median(db, price, region, count):
+    """The middle value of a region's `count` values, or the mean of the two middle values (as
+    statistics.median), read by position in price_values' key."""
+    return db.execute("SELECT avg(value) FROM (SELECT value FROM price_values WHERE price = ? AND region = ? "
+                      "ORDER BY value LIMIT ? OFFSET ?)", [price, region, 2 - count % 2, (count - 1) // 2]).fetchone()[0]
