@@ -15,7 +15,16 @@ import json
 import sqlite3
 
 _json = json.JSONEncoder(default=repr, ensure_ascii=False).encode
+_json_text = json.encoder.encode_basestring  # a str as that encoder writes it (ensure_ascii off)
 _ENCODED = (list, dict, tuple)
+
+
+def _encoded(value):
+    """`value` as JSON, as sqlite-utils writes it. Most are lists of text (a clinic's insurers,
+    conditions, sources): those are joined directly, as the json module would write them."""
+    if type(value) is list and all(type(item) is str for item in value):
+        return "[" + ", ".join(map(_json_text, value)) + "]"
+    return _json(value)
 
 
 def values_of(row, columns, table="the table"):
@@ -24,7 +33,7 @@ def values_of(row, columns, table="the table"):
     worker (kad/parallel.py) calls it, so that the writing process only writes."""
     if not _known(columns).issuperset(row):
         raise ValueError(f"{table} has no column {sorted(set(row) - set(columns))}")
-    return [_json(value) if isinstance(value, _ENCODED) else value for value in map(row.get, columns)]
+    return [_encoded(value) if isinstance(value, _ENCODED) else value for value in map(row.get, columns)]
 
 
 @functools.lru_cache(maxsize=None)

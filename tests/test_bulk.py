@@ -14,6 +14,8 @@ ROWS = [
      "sources": ["https://synthetic.example/a", "https://synthetic.example/é"], "detail": {"b": [1, None], "a": "x"}},
     {"id": "b", "name": None, "price": 0, "count": None, "flag": False, "sources": [], "detail": {}},
     {"id": "c", "sources": ("https://synthetic.example/c",)},  # missing keys are NULL; a tuple is a list
+    # Text that JSON escapes, in a list of text (written without the json module's encoder) and in a mixed list.
+    {"id": "d", "sources": ['say "hi"\\ \n\t\x00\x7f\u2028 é', ""], "detail": ['say "hi"\\', 1, None, True]},
 ]
 
 
@@ -66,7 +68,7 @@ def test_a_packed_image_is_copied_as_insert_values_writes_it():
 
     def copy(db, rows):
         _link_table(db)
-        for image in (_packed_rows(*rows[:2]), _packed_rows(rows[2])):  # one after another
+        for image in (_packed_rows(*rows[:2]), _packed_rows(*rows[2:])):  # one after another
             copy_packed(db, image, {"links": "OR IGNORE"})
     assert table(ROWS, copy) == expected
 
