@@ -242,23 +242,28 @@ def _matches(record, by_source, by_state):
 
 
 def load_evidence(db, feeds_dir, report, note_input, record_source):
-    """network_evidence from the clinic side and the payer feeds."""
+    """network_evidence from the clinic side and the payer feeds, each feed's rows written as
+    they are read (a payer directory can list millions), so memory stays flat."""
     add_clinic_side_evidence(db, report)
     for name in NETWORK_FEEDS:
         path = feeds_dir / f"{name}.jsonl"
-        if not path.exists():
+        if path.exists():
+            read = [0]  # lines read, counted by _feed_rows as add_evidence takes its rows
+            added = add_evidence(db, _feed_rows(path, name, report, record_source, read), report, path.name)
+            note_input(path, read[0], added)
+
+
+def _feed_rows(path, feed, report, record_source, read):
+    """The network_evidence rows of a payer feed's checked lines; each cited page is recorded."""
+    for number, value in read_jsonl(path, report):
+        read[0] += 1
+        record = KINDS[NETWORK].check(value, f"{path.name}:{number}", report)
+        if record is None:
             continue
-        rows, read = [], 0
-        for number, value in read_jsonl(path, report):
-            read += 1
-            record = KINDS[NETWORK].check(value, f"{path.name}:{number}", report)
-            if record is not None:
-                rows.append(feed_evidence(record))
-        added = add_evidence(db, rows, report, path.name)
-        for row in rows:
-            if normalise.is_web_address(row["source_url"]):
-                record_source(row["source_url"], row["evidence"], name, row["retrieved_at"])
-        note_input(path, read, added)
+        row = feed_evidence(record)
+        if normalise.is_web_address(row["source_url"]):
+            record_source(row["source_url"], row["evidence"], feed, row["retrieved_at"])
+        yield row
 
 
 # -- network status ----------------------------------------------------------------------------
