@@ -51,7 +51,8 @@ def _child_build(feeds, seed, db, result_path, profile_path=None):
     seconds = time.perf_counter() - started
     Path(result_path).write_text(json.dumps({
         "seconds": seconds, "steps": steps, "setup_peak_kb": setup_kb, "peak_kb": own_peak_rss_kb(),
-        "clinics": build.counts["clinics"], "merged": build.merged, "precision": build.precision,
+        "clinics": build.counts["clinics"], "evidence_rows": build.counts["network_evidence"],
+        "merged": build.merged, "precision": build.precision,
         "dropped": build.report.dropped, "problems": len(build.report.problems),
         "inputs": build.inputs, "processes": parallel.process_count(), "worker_peak_kb": parallel.worker_peak_kb,
     }))
@@ -88,15 +89,18 @@ def _run_child(arguments, what):
         raise RuntimeError(f"{what} failed (exit {returncode})")
 
 
-def build(size, workdir, seed=0, profile=False):
-    """Generate `size` synthetic records and build them into workdir/<size>/ketamine.db in a fresh
-    subprocess. Returns the measurements (seconds, peak_mb, steps, ...) and the db path."""
+def build(size, workdir, seed=0, profile=False, payer_lines=0):
+    """Generate `size` synthetic records (and a payer directory of `payer_lines` listings) and build
+    them into workdir/<size>/ketamine.db in a fresh subprocess. Returns the measurements (seconds,
+    peak_mb, steps, ...) and the db path."""
     from bench import synthetic  # here, not in the children: it loads the ZIP table
 
     folder = Path(workdir) / str(size)
     feeds = folder / "feeds"
     started = time.perf_counter()
     synthetic.write_feed(feeds, size, seed=seed)
+    if payer_lines:
+        synthetic.write_payer_feed(feeds, payer_lines, size, seed=seed)
     generated = time.perf_counter() - started
     seed_path = folder / "seed.jsonl"
     seed_path.write_text("")  # no curated clinics: the feed is the whole input
@@ -109,7 +113,8 @@ def build(size, workdir, seed=0, profile=False):
     _run_child(arguments, f"the {size}-row build")
     wall = time.perf_counter() - started
     result = json.loads(result_path.read_text())
-    result.update(size=size, db=str(db), feed=str(feeds / f"{synthetic.FEED_NAME}.jsonl"), generate_seconds=generated,
+    result.update(size=size, payer_lines=payer_lines, db=str(db), feed=str(feeds / f"{synthetic.FEED_NAME}.jsonl"),
+                  generate_seconds=generated,
                   process_seconds=wall, peak_mb=result["peak_kb"] / 1024, setup_mb=result["setup_peak_kb"] / 1024,
                   worker_peak_mb=result["worker_peak_kb"] / 1024,
                   rows_per_second=size / result["seconds"])

@@ -22,6 +22,8 @@ FLAT_MEMORY = 1.25  # peak RSS at the largest size / at the smallest, at most
 FLAT_OWN_KB_PER_RECORD = 0.1
 TARGET_FACETED_GROWTH = 3.0  # faceted page at the largest size / at the smallest, at most
 TARGET_BUILD_VS_RAW = 0.33  # build records/s / raw sqlite-utils insert rows/s, at least
+LINEAR_NETWORK = 1.5  # network steps' seconds per payer listing, largest size / the one before, at most
+NETWORK_STEPS = ("Network evidence", "Network status")  # the build steps whose titles begin so
 
 
 def code_fingerprint():
@@ -126,6 +128,7 @@ def targets(m):
                      f"{large} feed rows (same pragmas)",
                      f"{_f(ratio, 2)}x ({_f(largest['rows_per_second'], 0)} records/s against "
                      f"{_f(m['raw']['rows_per_second'], 0)} rows/s)", _met(ratio >= TARGET_BUILD_VS_RAW)))
+    rows += payer_target_rows(m)
     rows += [
         (f"Faceted clinics page at {large} rows: every facet present (none timed out)",
          _timed_out(faceted_large["timed_out"]) or "all present", _met(not faceted_large["timed_out"])),
@@ -189,6 +192,53 @@ def build_section(m):
     placed = largest["precision"]
     lines += ["", f"Placement at {largest['size']:,}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(placed.items()))
               + f"; records dropped: {largest['dropped'] or 'none'}; input problems: {largest['problems']}."]
+    return lines
+
+
+def _network_seconds(build):
+    return sum(seconds for title, seconds in build["steps"] if title.startswith(NETWORK_STEPS))
+
+
+def payer_target_rows(m):
+    """With a payer directory: memory as without it, and network steps linear in its listings."""
+    payer = m.get("payer_builds") or []
+    if not payer:
+        return []
+    plain = {b["size"]: b for b in m["builds"]}
+    large = payer[-1]
+    ratio = large["peak_mb"] / plain[large["size"]]["peak_mb"]
+    rows = [(f"With a payer directory of {large['payer_lines']:,} listings beside {large['size']:,} clinic records: "
+             f"peak memory at most {FLAT_MEMORY:g}x the same build without it",
+             f"{_f(ratio, 2)}x ({_f(plain[large['size']]['peak_mb'], 0)} MB -> {_f(large['peak_mb'], 0)} MB)",
+             _met(ratio <= FLAT_MEMORY))]
+    if len(payer) > 1:
+        small = payer[-2]
+        per_line = [_network_seconds(b) / b["payer_lines"] for b in (small, large)]
+        growth = per_line[1] / per_line[0]
+        rows.append((f"... and its network steps (evidence, status) linear: seconds per listing at "
+                     f"{large['payer_lines']:,} at most {LINEAR_NETWORK:g}x those at {small['payer_lines']:,}",
+                     f"{_f(growth, 2)}x ({_f(1e6 * per_line[0], 1)} -> {_f(1e6 * per_line[1], 1)} µs per listing)",
+                     _met(growth <= LINEAR_NETWORK)))
+    return rows
+
+
+def payer_section(m):
+    payer = m.get("payer_builds") or []
+    if not payer:
+        return []
+    plain = {b["size"]: b for b in m["builds"]}
+    lines = ["", "## Build with a payer directory", "",
+             "The same synthetic clinic feed with a synthetic `plan_net` feed as long (`bench/synthetic.py`",
+             "`write_payer_feed`: half the listings name the synthetic clinics' NPIs, half NPIs no clinic has;",
+             "a tenth inactive), against the build without it in the same run.", "",
+             "| Clinic records | Payer listings | Build s | Without s | Network steps s | Without s "
+             "| Evidence rows | Peak RSS MB | Without MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for b in payer:
+        without = plain[b["size"]]
+        lines.append(f"| {b['size']:,} | {b['payer_lines']:,} | {_f(b['seconds'], 2)} | {_f(without['seconds'], 2)} "
+                     f"| {_f(_network_seconds(b), 2)} | {_f(_network_seconds(without), 2)} | {b['evidence_rows']:,} "
+                     f"| {_f(b['peak_mb'])} | {_f(without['peak_mb'])} |")
     return lines
 
 
@@ -267,7 +317,7 @@ def profile_section(profile):
 
 def report(m, kept=""):
     """The whole of BENCHMARKS.md; `kept` is the sections other benchmarks wrote (kept_sections)."""
-    lines = header(m) + targets(m) + build_section(m) + near_section(m) + pages_section(m)
+    lines = header(m) + targets(m) + build_section(m) + payer_section(m) + near_section(m) + pages_section(m)
     if m.get("load"):
         lines += [""] + load_bench.report_lines(m["load"], "the checked-in data (built into a temporary folder)")
     if m.get("profile"):

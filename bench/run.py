@@ -1,4 +1,5 @@
-"""Benchmarks, one command: the build at several sizes against a raw sqlite-utils insert,
+"""Benchmarks, one command: the build at several sizes against a raw sqlite-utils insert (and
+the two largest again with a synthetic payer directory),
 `clinics_near_zip` against a full scan, the faceted clinics page, the state page and checklist, all
 on synthetic clinics in a temporary folder, then serving under load (bench/load.py); results go
 to BENCHMARKS.md with the issues' targets in one table.
@@ -35,7 +36,7 @@ def say(text):
 
 def measure(args, workdir):
     """Every benchmark; returns the measurements bench/report.py writes up."""
-    m = {"builds": [], "near": {}, "pages": {}, "patient": {}, "facet_sql": {}, "page_runs": args.page_runs}
+    m = {"builds": [], "payer_builds": [], "near": {}, "pages": {}, "patient": {}, "facet_sql": {}, "page_runs": args.page_runs}
     for size in sorted(int(s.replace("_", "")) for s in args.sizes.split(",")):
         say(f"[{size:,} records] generating and building ...")
         result = build_bench.build(size, workdir, seed=args.seed)
@@ -50,6 +51,13 @@ def measure(args, workdir):
         faceted = m["pages"][size][page_bench.FACETED]
         say(f"    near zip {m['near'][size]['box_ms']:.1f} ms vs full scan {m['near'][size]['scan_ms']:.1f} ms; "
             f"faceted page {faceted['ms']:.0f} ms repeated, {faceted['first_ms']:.0f} ms first")
+    for smaller in m["builds"][-2:]:  # the two largest again, with a payer directory as long as the clinic feed
+        size = smaller["size"]
+        say(f"[{size:,} records + {size:,} payer-directory listings] generating and building ...")
+        result = build_bench.build(size, Path(workdir) / "payer", seed=args.seed, payer_lines=size)
+        m["payer_builds"].append(result)
+        say(f"    built in {result['seconds']:.2f}s, {result['evidence_rows']:,} evidence rows, "
+            f"peak RSS {result['peak_mb']:.0f} MB")
     largest = m["builds"][-1]
     say(f"[{largest['size']:,} records] raw sqlite-utils insert of the same feed ...")
     m["raw"] = build_bench.raw_insert(largest["feed"], Path(workdir) / "raw")

@@ -11,6 +11,10 @@ earlier clinic's phone (same city) or street address (spelled differently) under
 so the build's merge step has work to do.
 
     write_feed(folder, 100_000, seed=0)  # -> folder/clinic_site.jsonl, never under data/
+
+``write_payer_feed`` adds a payer directory (a `plan_net` feed) of synthetic listings: half name
+the NPIs of the synthetic clinics (so the build's network step joins, agrees and disagrees), half
+NPIs no clinic has; each line says it is synthetic and cites a page on https://synthetic.example/.
 """
 
 import functools
@@ -25,6 +29,8 @@ from kad import DATA, normalise, vocab
 from kad.geocode import in_us
 
 FEED_NAME = "clinic_site"
+PAYER_FEED_NAME = "plan_net"
+PAYER_LINES_PER_PAGE = 100  # listings read from one synthetic directory page (the address they cite)
 RETRIEVED_AT = "2026-11-20T00:00:00+00:00"
 SITE = "https://synthetic.example"
 
@@ -227,5 +233,39 @@ def write_feed(folder, count, seed=0):
     path = folder / f"{FEED_NAME}.jsonl"
     with path.open("w", encoding="utf-8") as feed:
         for record in records(count, seed):
+            feed.write(json.dumps(record) + "\n")
+    return path
+
+
+def payer_records(count, clinic_count, seed=0):
+    """Yield `count` synthetic payer-directory listings (plan_net feed lines) for the clinics of
+    records(clinic_count, seed): even lines name a clinic's NPI in its state, odd lines an NPI no
+    clinic has; every tenth listing is inactive. Holds only the clinics' NPIs."""
+    rng = random.Random(seed + 1)
+    clinics = [(r["npi"], r["state"], r["city"], r["postal_code"]) for r in records(clinic_count, seed) if r["npi"]]
+    insurers = sorted(id_ for id_, entry in vocab.insurers().entries.items() if entry.get("kind") == "commercial")
+    pool = zip_pool()
+    for index in range(count):
+        if index % 2 == 0 and clinics:
+            npi, state, city, postal_code = clinics[index // 2 % len(clinics)]
+        else:
+            body = f"{900_000_000 + index:09d}"
+            npi = body + normalise.npi_check_digit(body)
+            postal_code, city, state, _, _ = pool[rng.randrange(len(pool))]
+        insurer = insurers[index // PAYER_LINES_PER_PAGE % len(insurers)]  # one insurer per page
+        page = f"{SITE}/fhir/{insurer}/OrganizationAffiliation?page={index // PAYER_LINES_PER_PAGE}"
+        yield {"npi": npi, "insurer_id": insurer, "network": f"Synthetic {insurer} network", "plan_ids": ["SYN-0001"],
+               "evidence": "payer_directory", "name": f"Synthetic listing {index}", "street": None, "city": city,
+               "state": state, "postal_code": postal_code, "phone": None,
+               "detail": {"active": index % 10 != 9}, "source_url": page, "sources": [page],
+               "retrieved_at": RETRIEVED_AT, "synthetic": True}
+
+
+def write_payer_feed(folder, count, clinic_count, seed=0):
+    """Write `count` listings as folder/plan_net.jsonl (streamed); returns the path."""
+    _refuse_data_folder(folder)
+    path = Path(folder) / f"{PAYER_FEED_NAME}.jsonl"
+    with path.open("w", encoding="utf-8") as feed:
+        for record in payer_records(count, clinic_count, seed):
             feed.write(json.dumps(record) + "\n")
     return path

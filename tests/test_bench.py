@@ -30,6 +30,17 @@ def test_every_generated_record_passes_the_build_checks_unchanged():
     assert report.problems == []
 
 
+def test_every_payer_listing_says_it_is_synthetic_and_passes_the_build_checks():
+    report, clinic_npis = records.Report(), {r["npi"] for r in synthetic.records(SIZE, seed=1) if r["npi"]}
+    listings = list(synthetic.payer_records(SIZE, SIZE, seed=1))
+    for number, listing in enumerate(listings):
+        assert (listing["synthetic"], listing["name"].startswith("Synthetic"),
+                listing["source_url"].startswith("https://synthetic.example/")) == (True, True, True)
+        assert records.KINDS[records.NETWORK].check(listing, f"synthetic:{number}", report) is not None
+    assert report.problems == []
+    assert sum(listing["npi"] in clinic_npis for listing in listings) == SIZE // 2  # the rest name no clinic
+
+
 def test_generated_phones_are_in_the_fictional_range():
     phones = [r["phone"] for r in synthetic.records(SIZE, seed=1) if r["phone"]]
     assert phones
@@ -163,7 +174,8 @@ def test_run_writes_every_target_and_keeps_the_rates_section(tmp_path):
     text = out.read_text()
     targets = text.split("## Targets")[1].split("\n## ")[0]
     for target in ("`clinics_near_zip` at least", "Build peak memory flat", "raw sqlite-utils insert",
-                   "every facet present", "repeated requests", "counting every facet afresh", "State page", "Checklist"):
+                   "every facet present", "repeated requests", "counting every facet afresh", "State page", "Checklist",
+                   "With a payer directory of 120 listings"):
         assert target in targets, target
     assert ("an older run" not in text, text.endswith("\n" + RATES_SECTION)) == (True, True)
     assert ("worker processes' peak memory flat" in targets) == (parallel.process_count() > 1)
