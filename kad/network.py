@@ -19,12 +19,13 @@ With none of these feeds the tables exist, empty, and ``clinic_insurers`` says
 ``clinic_only_unchecked`` everywhere: the default build is otherwise unchanged.
 """
 
+import functools
 import hashlib
 import json
 
-from kad import npi_match, normalise, vocab
-from kad.bulk import insert_rows
-from kad.records import KINDS, NETWORK, NPI, read_jsonl
+from kad import npi_match, normalise, parallel, vocab
+from kad.bulk import copy_packed, insert_rows, packed, values_of
+from kad.records import KINDS, NETWORK, NPI, UNREADABLE, Report, numbered_lines, parse_line, read_jsonl
 
 # Weakest to strongest (docs/data-contract.md); the two payer directories weigh the same.
 LADDER = {"clinic_website": 0, "curated": 1, "marketplace_directory": 2, "payer_directory": 2,
@@ -242,28 +243,52 @@ def _matches(record, by_source, by_state):
 
 
 def load_evidence(db, feeds_dir, report, note_input, record_source):
-    """network_evidence from the clinic side and the payer feeds, each feed's rows written as
-    they are read (a payer directory can list millions), so memory stays flat."""
+    """network_evidence from the clinic side and the payer feeds. A payer directory can list
+    millions: its lines are checked and made rows by the build's workers (kad/parallel.py), a
+    chunk at a time, and written as they come, so memory stays flat."""
     add_clinic_side_evidence(db, report)
     for name in NETWORK_FEEDS:
         path = feeds_dir / f"{name}.jsonl"
-        if path.exists():
-            read = [0]  # lines read, counted by _feed_rows as add_evidence takes its rows
-            added = add_evidence(db, _feed_rows(path, name, report, record_source, read), report, path.name)
-            note_input(path, read[0], added)
+        if not path.exists():
+            continue
+        before, read = db["network_evidence"].count, 0
+        chunks = parallel.chunked(numbered_lines(path), FEED_CHUNK)
+        for image, chunk_read, chunk_report, cited in parallel.ordered_map(
+                functools.partial(_evidence_of_lines, path.name), chunks):
+            copy_packed(db, image, {"network_evidence": "OR IGNORE"})
+            report.absorb(chunk_report)
+            read += chunk_read
+            for url, (evidence, retrieved_at) in cited.items():
+                record_source(url, evidence, name, retrieved_at)
+        link_clinics(db)
+        note_input(path, read, db["network_evidence"].count - before)
 
 
-def _feed_rows(path, feed, report, record_source, read):
-    """The network_evidence rows of a payer feed's checked lines; each cited page is recorded."""
-    for number, value in read_jsonl(path, report):
-        read[0] += 1
-        record = KINDS[NETWORK].check(value, f"{path.name}:{number}", report)
+FEED_CHUNK = 2000  # payer feed lines a worker checks at a time
+_EVIDENCE_ORDER = tuple(EVIDENCE_COLUMNS)
+
+
+def _evidence_of_lines(filename, lines):
+    """Some numbered lines of a payer feed as network_evidence rows packed for the writing process
+    (kad.bulk.packed), with how many lines were read, what was reported, and the pages the rows
+    cite ({address: (evidence, retrieved_at)} of each one's first citation): a worker's part of
+    load_evidence."""
+    report, checked, cited, read = Report(), [], {}, 0
+    for number, raw in lines:
+        where = f"{filename}:{number}"
+        value = parse_line(raw, where, report)
+        if value is UNREADABLE:
+            continue
+        read += 1
+        record = KINDS[NETWORK].check(value, where, report)
         if record is None:
             continue
         row = feed_evidence(record)
         if normalise.is_web_address(row["source_url"]):
-            record_source(row["source_url"], row["evidence"], feed, row["retrieved_at"])
-        yield row
+            cited.setdefault(row["source_url"], (row["evidence"], row["retrieved_at"]))
+        checked.append((number, row))
+    rows = [values_of(row, _EVIDENCE_ORDER, "network_evidence") for row in _good_evidence(checked, report, filename)]
+    return packed({"network_evidence": (_EVIDENCE_ORDER, rows)}), read, report, cited
 
 
 # -- network status ----------------------------------------------------------------------------

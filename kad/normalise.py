@@ -193,13 +193,15 @@ def npi(value):
 
 
 def npi_check_digit(first_nine):
-    """The Luhn check digit of an NPI's first nine digits, over the card-issuer prefix 80840."""
-    total = 0
-    for position, digit in enumerate(int(d) for d in reversed("80840" + first_nine)):
-        if position % 2 == 0:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
+    """The Luhn check digit of an NPI's first nine digits, over the card-issuer prefix 80840:
+    from the right, every other digit doubled (its digits summed), then the rest added."""
+    digits = "80840" + first_nine
+    total = sum(map(_LUHN_DOUBLED.__getitem__, digits[::-2])) + sum(map(_DIGIT.__getitem__, digits[-2::-2]))
     return str((10 - total % 10) % 10)
+
+
+_DIGIT = {str(digit): digit for digit in range(10)}
+_LUHN_DOUBLED = {str(digit): sum(divmod(2 * digit, 10)) for digit in range(10)}  # 2 x digit, its digits summed
 
 
 _STREET_PARTS = (

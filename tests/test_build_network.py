@@ -224,10 +224,10 @@ def test_clinic_side_row_the_checks_refuse_is_reported_by_clinic_and_insurer(tmp
         [{"clinic_id": "site:synthetic-a", "insurer_id": "aetna"}])
 
 
-def test_a_payer_feed_is_written_as_it_is_read(tmp_path):
+def test_a_payer_feed_is_written_as_it_is_read(tmp_path, monkeypatch):
     """Memory stays flat however long a payer directory is: the Python memory load_evidence holds
     at its peak (tracemalloc) for 5,000 feed lines is under twice that for 500 (it held every
-    row until the last was read)."""
+    row until the last was read). Chunks of 100 lines, so that both feeds fill the workers."""
     import shutil
     import tracemalloc
 
@@ -237,6 +237,7 @@ def test_a_payer_feed_is_written_as_it_is_read(tmp_path):
 
     (tmp_path / "base").mkdir()
     base = build(tmp_path / "base", feeds={"clinic_site": CLINICS})
+    monkeypatch.setattr(network, "FEED_CHUNK", 100)
 
     def peak(lines):
         feeds = tmp_path / str(lines) / "feeds"

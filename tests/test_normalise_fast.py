@@ -250,3 +250,23 @@ def test_synthetic_phones_read_as_the_slow_path_reads_them():
 def test_any_phone_text_reads_as_the_slow_path_reads_it(text):
     if normalise.clean_text(text) is not None:
         assert _phone(text) == _slow_phone(text)
+
+
+def _luhn_valid(number):
+    """The Luhn test as usually written: from the right, every second digit doubled (minus 9 when
+    over 9), and the sum a multiple of 10."""
+    total = 0
+    for position, digit in enumerate(int(character) for character in reversed(number)):
+        total += (digit * 2 - 9 if digit > 4 else digit * 2) if position % 2 else digit
+    return total % 10 == 0
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9))
+def test_npi_check_digit_is_the_only_digit_that_passes_luhn_over_the_80840_prefix(first_nine):
+    assert [digit for digit in "0123456789" if _luhn_valid("80840" + first_nine + digit)] == \
+        [normalise.npi_check_digit(first_nine)]
+
+
+def test_npi_check_digit_of_the_cms_example():
+    assert normalise.npi("1234567893") == "1234567893"  # CMS's worked example of the check digit
