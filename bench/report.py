@@ -180,7 +180,8 @@ def build_section(m):
         previous = b
     if m.get("raw"):
         raw = m["raw"]
-        lines += ["", f"Baseline for speed (`bench/builds.py raw_insert`): the same {raw['rows']:,} feed lines parsed and "
+        lines += ["", f"Baseline for speed (`bench/builds.py raw_insert`, run right after the {largest['size']:,}-record "
+                  f"build, as the machine's speed drifts): the same {raw['rows']:,} feed lines parsed and "
                   f"inserted with sqlite-utils `insert_all` (batch size {raw['batch_size']:,}; "
                   f"{', '.join(raw['pragmas'])}, as the build) in {_f(raw['seconds'], 2)} s: {_f(raw['rows_per_second'], 0)} rows/s, "
                   f"peak RSS {_f(raw['peak_mb'])} MB."]
