@@ -44,15 +44,10 @@ def _known(columns):
 def insert_values(db, table, rows, conflict=""):
     """Insert rows given as lists of values in the table's column order (values_of);
     `conflict` is "", "OR IGNORE" or "OR REPLACE". A generator keeps memory flat."""
-    db.conn.executemany(insert_statement(db, table, conflict), rows)
-    db.conn.commit()
-
-
-def insert_statement(db, table, conflict=""):
-    """The INSERT statement insert_values runs (made once by a caller that inserts often)."""
     columns = list(db[table].columns_dict)
     names = ", ".join(f"[{column}]" for column in columns)
-    return f"INSERT {conflict} INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})"
+    db.conn.executemany(f"INSERT {conflict} INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+    db.conn.commit()
 
 
 def insert_rows(db, table, rows, conflict=""):

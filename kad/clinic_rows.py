@@ -2,8 +2,8 @@
 
 ``stage_lines`` checks some lines of a clinic file and gives each record its merge keys, as rows
 of the staging database; ``locations`` merges each location's staged records into its clinics
-row and the rows of its link tables and of ``sources``, all as values in column order, so that
-the process writing the database (build_db.py) only writes.
+row and the rows of its link tables and of ``sources``, packed as one small SQLite database
+(kad.bulk.packed), so that the process writing the database (build_db.py) only copies them in.
 """
 
 import contextlib

@@ -101,7 +101,7 @@ def merge_keys(record):
 
 def merge_group(records):
     """One `clinics` row (without coordinates) from the records of one location, best source
-    first; its id is the best record's source id (build_db.Build.clinic_id may give it another).
+    first; its id is the best record's source id (build_db.Build.split_clinic_ids may give it another).
     Returns (row, insurer links)."""
     records = sorted(records, key=lambda r: SOURCE_RANK.get(r["fetched_by"], 9))
     row = {"id": records[0]["source_id"]}

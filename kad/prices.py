@@ -36,14 +36,14 @@ def write_price_stats(db):
     groups = db.execute("SELECT price, region, count(*), min(value), max(value), min(retrieved_at), max(retrieved_at) "
                         "FROM price_values GROUP BY price, region").fetchall()
     medians = {(price, region): _median(db, price, region, count) for price, region, count, *_ in groups}
-    rows = sorted((PRICE_COLUMNS.index(price), region, count, low, high, oldest, newest)
-                  for price, region, count, low, high, oldest, newest in groups if price != SERIES_COUNT)
+    prices = sorted((group for group in groups if group[0] != SERIES_COUNT),
+                    key=lambda group: (PRICE_COLUMNS.index(group[0]), group[1]))
     db.conn.executemany(
         "INSERT INTO price_stats (region, price, clinics, median_usd, min_usd, max_usd, oldest_retrieved_at, "
         "newest_retrieved_at, median_series_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ((region, PRICE_COLUMNS[price], count, medians[PRICE_COLUMNS[price], region], low, high, oldest, newest,
-          medians.get((SERIES_COUNT, region)) if PRICE_COLUMNS[price] == "price_series_usd" else None)
-         for price, region, count, low, high, oldest, newest in rows))
+        ((region, price, count, medians[price, region], low, high, oldest, newest,
+          medians.get((SERIES_COUNT, region)) if price == "price_series_usd" else None)
+         for price, region, count, low, high, oldest, newest in prices))
     db.execute("DROP TABLE temp.price_values")
     db.conn.commit()
 
