@@ -58,11 +58,12 @@ def ordered_map(function, chunks, processes=None):
                 yield _result(pending.popleft())
         while pending:
             yield _result(pending.popleft())
-        pool.close()
-    except BaseException:  # an error, a signal, or a caller that stopped reading
-        pool.terminate()
-        raise
     finally:
+        # On an error, a signal or a caller that stopped reading too: the workers finish the
+        # chunks they hold (two each at most) and leave. Pool.terminate would kill them instead,
+        # and a worker killed while sending its result holds the result queue's lock for ever:
+        # the pool's task thread then waits on it, and terminate with it.
+        pool.close()
         pool.join()
 
 
@@ -74,9 +75,9 @@ def _result(pending):
 
 
 def _pool(processes, function):
-    """A pool of forked workers. SIGTERM and SIGINT are blocked while they are forked: a signal
-    that reached a new process before it set its handlers would be lost (Python forgets the
-    signals it has not yet handled at a fork), leaving a worker that never stops."""
+    """A pool of forked workers. SIGTERM and SIGINT are blocked while they are forked, until each
+    has set its own handlers: one arriving in between would run the parent's (kad/tempfiles.py)
+    in the worker."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
         return multiprocessing.get_context("fork").Pool(processes, _start_worker, (function, os.getpid(), previous))
@@ -87,16 +88,18 @@ def _pool(processes, function):
 def _start_worker(function, parent, mask):
     global _function
     _function = function
-    # The parent decides when the build stops: a worker neither turns SIGTERM into the parent's
-    # exception (kad/tempfiles.py) nor stops on the terminal's Ctrl-C, and dies with its parent
-    # (a worker left behind would hold the build's temporary-file lock for ever).
+    # The parent decides when the build stops (ordered_map then lets its workers finish their
+    # chunks): a worker neither turns SIGTERM into the parent's exception (kad/tempfiles.py) nor
+    # stops on a SIGTERM or Ctrl-C sent to the whole process group (killed while sending a result,
+    # it would leave the pool waiting for ever), and it dies with its parent (a worker left behind
+    # would hold the build's temporary-file lock for ever).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM sent meanwhile is acted on now
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _run(chunk):
